@@ -1,0 +1,54 @@
+# faultline — build, generate, test.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+export GOTOOLCHAIN := local
+
+BIN        ?= $(CURDIR)/bin
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS    := -X github.com/faultline-dev/faultline/internal/version.Version=$(VERSION)
+BINARIES   := faultline faultline-hub faultline-daemon faultline-agent
+CONTROLLER_GEN := $(BIN)/controller-gen
+STATICCHECK    := $(BIN)/staticcheck
+# Packages that need neither root nor a control plane.
+UNIT_PKGS  ?= ./...
+
+.PHONY: all build generate test test-unit lint vet envtest-assets tools clean help
+
+all: build
+
+help: ## Lists the targets.
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+build: ## Builds the four binaries into bin/.
+	@mkdir -p $(BIN)
+	go build -ldflags "$(LDFLAGS)" -o $(BIN)/ $(addprefix ./cmd/,$(BINARIES))
+
+tools: $(CONTROLLER_GEN) $(STATICCHECK) ## Builds controller-gen and staticcheck from hack/tools.
+
+$(CONTROLLER_GEN): hack/tools/go.mod
+	go build -C hack/tools -o $(CONTROLLER_GEN) sigs.k8s.io/controller-tools/cmd/controller-gen
+
+$(STATICCHECK): hack/tools/go.mod
+	go build -C hack/tools -o $(STATICCHECK) honnef.co/go/tools/cmd/staticcheck
+
+generate: $(CONTROLLER_GEN) ## Regenerates deepcopy code and CRD YAML.
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./crds/...
+	$(CONTROLLER_GEN) crd:allowDangerousTypes=true paths=./crds/... output:crd:artifacts:config=crds/bases
+
+envtest-assets: ## Builds kube-apiserver and etcd from the module proxy into the cache.
+	@hack/envtest-assets.sh
+
+test: ## Runs every test: unit, control planes, git server, network namespaces (root).
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh | tail -n1)" go test -count=1 -timeout 30m ./...
+
+test-unit: ## Runs the tests that need no root and no control plane.
+	FAULTLINE_UNIT_ONLY=1 go test -count=1 -short $(UNIT_PKGS)
+
+vet: ## go vet.
+	go vet ./...
+
+lint: vet $(STATICCHECK) ## go vet and staticcheck.
+	$(STATICCHECK) ./...
+
+clean: ## Removes bin/.
+	rm -rf $(BIN)

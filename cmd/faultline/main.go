@@ -1,0 +1,18 @@
+// Command faultline is the command-line client of faultline: it installs the
+// API, and (as the other parts land) builds and plans experiments offline,
+// approves, aborts and reports on them. Flags and wiring only.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+)
+
+func main() {
+	if err := newRootCommand().ExecuteContext(ctrl.SetupSignalHandler()); err != nil {
+		fmt.Fprintln(os.Stderr, "faultline:", err)
+		os.Exit(1)
+	}
+}

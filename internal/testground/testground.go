@@ -1,0 +1,35 @@
+// Package testground holds what integration tests stand on: real control
+// planes (cluster), a real smart-HTTP git server (gitserver) and network
+// namespace hosts (netns). This file has the gates shared by all of them.
+//
+// Tests that need root or a control plane never skip silently in CI: when
+// CI=true they fail if the machine lacks what they need, because a skipped
+// integration test is a test that cannot fail.
+package testground
+
+import (
+	"os"
+	"testing"
+)
+
+// UnitOnly reports whether the run asked for unit tests only
+// (`make test-unit` sets FAULTLINE_UNIT_ONLY=1).
+func UnitOnly() bool { return os.Getenv("FAULTLINE_UNIT_ONLY") == "1" }
+
+// InCI reports whether the run is CI's.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// RequireRoot skips the test in unit-only runs, and fails it (in CI) or
+// skips it (elsewhere) when the process is not root.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if UnitOnly() {
+		t.Skip("needs root; skipped in unit-only runs")
+	}
+	if os.Geteuid() != 0 {
+		if InCI() {
+			t.Fatal("needs root, and CI runs as root: refusing to skip")
+		}
+		t.Skip("needs root")
+	}
+}
