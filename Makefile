@@ -12,7 +12,7 @@ STATICCHECK    := $(BIN)/staticcheck
 # Packages that need neither root nor a control plane.
 UNIT_PKGS  ?= ./...
 
-.PHONY: all build generate test test-unit lint vet envtest-assets tools clean help
+.PHONY: all build generate test test-unit lint vet envtest-assets tools clean help run check-generated
 
 all: build
 
@@ -52,3 +52,11 @@ lint: vet $(STATICCHECK) ## go vet and staticcheck.
 
 clean: ## Removes bin/.
 	rm -rf $(BIN)
+
+run: build ## Runs the hub against a local control plane (until the demo lands: `make demo`).
+	@hack/envtest-assets.sh >/dev/null
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh | tail -n1)" go run ./hack/devhub
+
+check-generated: generate ## Fails when generated code or CRDs differ from what is committed.
+	@git diff --exit-code -- crds/ || { echo "generated files are stale: run 'make generate' and commit" >&2; exit 1; }
+	@test -z "$$(git status --porcelain -- crds/)" || { git status --porcelain -- crds/; echo "untracked generated files: run 'make generate' and commit" >&2; exit 1; }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -57,30 +58,54 @@ func installCRDs(ctx context.Context, cfg *rest.Config, out io.Writer) error {
 		return err
 	}
 	for _, crd := range defs {
-		crd.SetGroupVersionKind(apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"))
-		crd.ManagedFields = nil
-		if err := c.Patch(ctx, crd, client.Apply, client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil { //nolint:staticcheck // typed apply configurations do not exist for CRDs
-			return fmt.Errorf("applying %s: %w", crd.Name, err)
+		if err := applyCRD(ctx, c, crd); err != nil {
+			return err
 		}
 	}
 	for _, crd := range defs {
-		name := crd.Name
-		err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-			got := &apiextensionsv1.CustomResourceDefinition{}
-			if err := c.Get(ctx, client.ObjectKey{Name: name}, got); err != nil {
-				return false, nil //nolint:nilerr // keep polling until the deadline
-			}
-			for _, cond := range got.Status.Conditions {
-				if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
-					return true, nil
-				}
-			}
-			return false, nil
-		})
-		if err != nil {
-			return fmt.Errorf("waiting for %s to be established: %w", name, err)
+		if err := waitEstablished(ctx, c, crd); err != nil {
+			return err
 		}
-		fmt.Fprintf(out, "customresourcedefinition/%s established\n", name)
+		fmt.Fprintf(out, "customresourcedefinition/%s established\n", crd.Name)
+	}
+	return nil
+}
+
+func applyCRD(ctx context.Context, c client.Client, crd *apiextensionsv1.CustomResourceDefinition) error {
+	obj := crd.DeepCopy()
+	obj.SetGroupVersionKind(apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"))
+	obj.ManagedFields, obj.ResourceVersion = nil, ""
+	//nolint:staticcheck // CRDs have no typed apply configurations in controller-runtime
+	if err := c.Patch(ctx, obj, client.Apply, client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil {
+		return fmt.Errorf("applying %s: %w", crd.Name, err)
+	}
+	return nil
+}
+
+// waitEstablished waits until the API server serves the CRD. A CRD that is
+// still terminating from an earlier uninstall swallows the apply and then
+// disappears, so when it is gone the apply is repeated.
+func waitEstablished(ctx context.Context, c client.Client, crd *apiextensionsv1.CustomResourceDefinition) error {
+	err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		got := &apiextensionsv1.CustomResourceDefinition{}
+		if err := c.Get(ctx, client.ObjectKey{Name: crd.Name}, got); err != nil {
+			if apierrors.IsNotFound(err) {
+				return false, applyCRD(ctx, c, crd)
+			}
+			return false, nil //nolint:nilerr // transient: keep polling until the deadline
+		}
+		if got.DeletionTimestamp != nil {
+			return false, nil
+		}
+		for _, cond := range got.Status.Conditions {
+			if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for %s to be established: %w", crd.Name, err)
 	}
 	return nil
 }

@@ -69,5 +69,3 @@ type ApprovalList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []Approval `json:"items"`
 }
-
-func init() { SchemeBuilder.Register(&Approval{}, &ApprovalList{}) }

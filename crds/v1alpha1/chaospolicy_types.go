@@ -114,5 +114,3 @@ type ChaosPolicyList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []ChaosPolicy `json:"items"`
 }
-
-func init() { SchemeBuilder.Register(&ChaosPolicy{}, &ChaosPolicyList{}) }

@@ -195,5 +195,3 @@ type ChaosSourceList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []ChaosSource `json:"items"`
 }
-
-func init() { SchemeBuilder.Register(&ChaosSource{}, &ChaosSourceList{}) }

@@ -6,7 +6,7 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 // which fault, for how long, and how to tell whether the service held.
 // +kubebuilder:validation:XValidation:rule="!(self.mode in ['fixed-percent', 'random-max-percent']) || (has(self.value) && self.value.matches('^[0-9]{1,3}$') && int(self.value) >= 1 && int(self.value) <= 100)",message="with mode fixed-percent or random-max-percent, value must be a percentage from 1 to 100",fieldPath=".value"
 // +kubebuilder:validation:XValidation:rule="self.mode != 'fixed' || (has(self.value) && self.value.matches('^[0-9]{1,6}$') && int(self.value) >= 1)",message="with mode fixed, value must be a positive integer",fieldPath=".value"
-// +kubebuilder:validation:XValidation:rule="!(self.mode in ['one', 'all']) || !has(self.value) || self.value == ”",message="modes one and all take no value",fieldPath=".value"
+// +kubebuilder:validation:XValidation:rule="!(self.mode in ['one', 'all']) || !has(self.value) || size(self.value) == 0",message="modes one and all take no value",fieldPath=".value"
 type ExperimentSpec struct {
 	// Placement chooses member clusters and host agents and the rollout waves.
 	// Omitted: the ChaosSource's default placement.
@@ -218,5 +218,3 @@ type ExperimentList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []Experiment `json:"items"`
 }
-
-func init() { SchemeBuilder.Register(&Experiment{}, &ExperimentList{}) }

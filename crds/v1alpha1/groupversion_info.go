@@ -11,17 +11,30 @@
 package v1alpha1
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/scheme"
 )
 
-var (
-	// GroupVersion is the API group and version of every faultline kind.
-	GroupVersion = schema.GroupVersion{Group: "faultline.dev", Version: "v1alpha1"}
+// GroupVersion is the API group and version of every faultline kind.
+var GroupVersion = schema.GroupVersion{Group: "faultline.dev", Version: "v1alpha1"}
 
-	// SchemeBuilder registers the kinds of this package with a runtime.Scheme.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+var schemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
 
-	// AddToScheme adds the kinds of this package to a runtime.Scheme.
-	AddToScheme = SchemeBuilder.AddToScheme
-)
+// AddToScheme adds the kinds of this package to a runtime.Scheme. The package
+// depends on apimachinery only, so any client can import it cheaply.
+var AddToScheme = schemeBuilder.AddToScheme
+
+func addKnownTypes(s *runtime.Scheme) error {
+	s.AddKnownTypes(GroupVersion,
+		&ChaosSource{}, &ChaosSourceList{},
+		&ChaosPolicy{}, &ChaosPolicyList{},
+		&MemberCluster{}, &MemberClusterList{},
+		&HostAgent{}, &HostAgentList{},
+		&Approval{}, &ApprovalList{},
+		&Experiment{}, &ExperimentList{},
+		&Injection{}, &InjectionList{},
+	)
+	metav1.AddToGroupVersion(s, GroupVersion)
+	return nil
+}

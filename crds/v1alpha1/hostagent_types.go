@@ -73,5 +73,3 @@ type HostAgentList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []HostAgent `json:"items"`
 }
-
-func init() { SchemeBuilder.Register(&HostAgent{}, &HostAgentList{}) }

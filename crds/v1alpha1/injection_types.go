@@ -189,5 +189,3 @@ type InjectionList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []Injection `json:"items"`
 }
-
-func init() { SchemeBuilder.Register(&Injection{}, &InjectionList{}) }

@@ -36,6 +36,7 @@ func TestAPIServerRejectsBadExperiments(t *testing.T) {
 		{"fixed-percent above 100", func(s map[string]any) { s["value"] = "150" }, "spec.value", "percentage"},
 		{"fixed-percent not a number", func(s map[string]any) { s["value"] = "half" }, "spec.value", "percentage"},
 		{"fixed without value", func(s map[string]any) { s["mode"] = "fixed"; delete(s, "value") }, "spec.value", "positive integer"},
+		{"mode all with a value", func(s map[string]any) { s["mode"] = "all"; s["value"] = "3" }, "spec.value", "take no value"},
 		{"unknown mode", func(s map[string]any) { s["mode"] = "some" }, "spec.mode", "Unsupported value"},
 		{"unknown fault action", func(s map[string]any) {
 			s["fault"].(map[string]any)["network"].(map[string]any)["action"] = "explode"
@@ -70,6 +71,7 @@ func TestAPIServerRejectsBadExperiments(t *testing.T) {
 				t.Fatalf("case %d: the API server accepted it", i)
 			}
 			msg := err.Error()
+			t.Log(msg)
 			if !strings.Contains(msg, tc.wantField) || !strings.Contains(msg, tc.wantText) {
 				t.Errorf("error does not name %q with %q:\n%s", tc.wantField, tc.wantText, msg)
 			}

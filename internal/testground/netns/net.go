@@ -11,6 +11,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
+
+	"github.com/faultline-dev/faultline/internal/testground"
 )
 
 // Net is one test network: a switch namespace holding a bridge, the hosts
@@ -54,17 +56,10 @@ func New(t testing.TB, hosts []string, opts ...Option) *Net {
 	return n
 }
 
-// RequireRoot skips the test when the process is not root, or fails it when
-// the environment variable CI is set, where a skip would go unnoticed.
+// RequireRoot gates root-only tests; see testground.RequireRoot.
 func RequireRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("netns: network namespace tests must run as root under CI")
-	}
-	t.Skip("netns: needs root to create network namespaces; skipping (set CI to make this fatal)")
+	testground.RequireRoot(t)
 }
 
 // Create builds a network with the named hosts; the caller must Close it.

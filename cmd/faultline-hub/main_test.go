@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faultline-dev/faultline/internal/testground/cluster"
+)
+
+func TestVersionFlag(t *testing.T) {
+	var out bytes.Buffer
+	cmd := newRootCommand()
+	cmd.SetOut(&out)
+	cmd.SetArgs([]string{"--version"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "faultline-hub ") {
+		t.Errorf("--version printed %q", out.String())
+	}
+}
+
+// The hub starts against a real API server with the flags a user passes,
+// serves its probes and metrics, and stops cleanly when its context ends.
+func TestHubServesProbesAndMetrics(t *testing.T) {
+	hub := cluster.Start(t, "hub")[0]
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kc, hub.KubeConfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr, healthAddr := freeAddr(t), freeAddr(t)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	cmd := newRootCommand()
+	cmd.SetArgs([]string{"--kubeconfig", kc, "--metrics-addr", metricsAddr, "--health-addr", healthAddr,
+		"--kube-api-qps", "20", "--log-level", "error"})
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+
+	waitOK(t, "http://"+healthAddr+"/readyz", done)
+	waitOK(t, "http://"+healthAddr+"/healthz", done)
+	body := waitOK(t, "http://"+metricsAddr+"/metrics", done)
+	if !strings.Contains(body, "controller_runtime_") && !strings.Contains(body, "rest_client_requests_total") {
+		t.Errorf("metrics endpoint serves no controller-runtime metrics:\n%.500s", body)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("hub exited with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("hub did not stop within 30s of cancellation")
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitOK(t *testing.T, url string, done <-chan error) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			t.Fatalf("hub exited early: %v", err)
+		default:
+		}
+		resp, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return string(b)
+			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, b)
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s never answered 200: %s", url, last)
+	return ""
+}
