@@ -80,7 +80,8 @@ type Cluster struct {
 	// KubeConfig is Config as a kubeconfig file's bytes.
 	KubeConfig []byte
 
-	env *envtest.Environment
+	env     *envtest.Environment
+	certDir string
 }
 
 // New starts one control plane and installs faultline's CRDs in it.
@@ -93,28 +94,39 @@ func New(name string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The API server's certificates live in a directory we own, so that
+	// StopAPIServer/StartAPIServer keep the serving certificate, the client
+	// CA and the port: kubeconfigs handed out stay valid across a restart.
+	certDir, err := os.MkdirTemp("", "faultline-apiserver-"+name+"-")
+	if err != nil {
+		return nil, fmt.Errorf("creating certificate directory: %w", err)
+	}
 	scheme := Scheme()
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
 		Scheme:                scheme,
 		CRDInstallOptions:     envtest.CRDInstallOptions{CRDs: defs, Scheme: scheme},
 	}
+	env.ControlPlane.GetAPIServer().CertDir = certDir
 	cfg, err := env.Start()
 	if err != nil {
 		_ = env.Stop()
+		_ = os.RemoveAll(certDir)
 		return nil, fmt.Errorf("starting control plane %q: %w", name, err)
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		_ = env.Stop()
+		_ = os.RemoveAll(certDir)
 		return nil, fmt.Errorf("client for %q: %w", name, err)
 	}
 	kc, err := kubeConfig(name, cfg)
 	if err != nil {
 		_ = env.Stop()
+		_ = os.RemoveAll(certDir)
 		return nil, err
 	}
-	return &Cluster{Name: name, Config: cfg, Client: c, KubeConfig: kc, env: env}, nil
+	return &Cluster{Name: name, Config: cfg, Client: c, KubeConfig: kc, env: env, certDir: certDir}, nil
 }
 
 // StartAll starts one control plane per name concurrently. On any failure it
@@ -143,8 +155,28 @@ func (c *Cluster) Stop() error {
 	if c == nil || c.env == nil {
 		return nil
 	}
-	if err := c.env.Stop(); err != nil {
+	err := c.env.Stop()
+	_ = os.RemoveAll(c.certDir)
+	if err != nil {
 		return fmt.Errorf("stopping control plane %q: %w", c.Name, err)
+	}
+	return nil
+}
+
+// StopAPIServer stops the kube-apiserver only (etcd keeps the data), as when
+// a member cluster becomes unreachable.
+func (c *Cluster) StopAPIServer() error {
+	if err := c.env.ControlPlane.GetAPIServer().Stop(); err != nil {
+		return fmt.Errorf("stopping API server of %q: %w", c.Name, err)
+	}
+	return nil
+}
+
+// StartAPIServer starts a stopped kube-apiserver again on the same address
+// with the same certificates, so existing kubeconfigs work again.
+func (c *Cluster) StartAPIServer() error {
+	if err := c.env.ControlPlane.GetAPIServer().Start(); err != nil {
+		return fmt.Errorf("restarting API server of %q: %w", c.Name, err)
 	}
 	return nil
 }
