@@ -22,14 +22,15 @@ import (
 // options are the hub's flags. Client, logging and leader-election flags come
 // from fluxcd/pkg/runtime so they read the same as Flux controllers'.
 type options struct {
-	kubeconfig       string
-	metricsAddr      string
-	healthAddr       string
-	leaderElectionNS string
-	gracefulShutdown time.Duration
-	client           runtimeclient.Options
-	logging          logger.Options
-	leaderElection   leaderelection.Options
+	kubeconfig          string
+	metricsAddr         string
+	healthAddr          string
+	leaderElectionNS    string
+	gracefulShutdown    time.Duration
+	memberProbeInterval time.Duration
+	client              runtimeclient.Options
+	logging             logger.Options
+	leaderElection      leaderelection.Options
 }
 
 func newOptions() *options { return &options{} }
@@ -40,6 +41,7 @@ func (o *options) bindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.healthAddr, "health-addr", ":9440", "Address the /healthz and /readyz probes bind to.")
 	fs.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election Lease. Empty: the pod's namespace.")
 	fs.DurationVar(&o.gracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "How long runnables get to stop on shutdown.")
+	fs.DurationVar(&o.memberProbeInterval, "member-probe-interval", 10*time.Second, "How often the hub probes each member cluster's API server.")
 	o.client.BindFlags(fs)
 	o.logging.BindFlags(fs)
 	o.leaderElection.BindFlags(fs)
@@ -90,6 +92,9 @@ func newManager(o *options) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
 	if err := addProbes(mgr); err != nil {
+		return nil, err
+	}
+	if err := setupControllers(mgr, o); err != nil {
 		return nil, err
 	}
 	return mgr, nil

@@ -1,0 +1,26 @@
+package main
+
+import (
+	"fmt"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/faultline-dev/faultline/federation"
+)
+
+// setupControllers registers every hub controller with the manager.
+func setupControllers(mgr ctrl.Manager, o *options) error {
+	clusters := federation.NewClusterCache(mgr.GetScheme(), mgr.GetLogger().WithName("clustercache"), federation.ClusterCacheOptions{
+		ProbeInterval: o.memberProbeInterval,
+		QPS:           o.client.QPS,
+		Burst:         o.client.Burst,
+	})
+	if err := (&federation.MemberClusterReconciler{
+		Client:   mgr.GetClient(),
+		Cache:    clusters,
+		Recorder: mgr.GetEventRecorderFor("faultline-hub"),
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the MemberCluster controller: %w", err)
+	}
+	return nil
+}
