@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -23,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1alpha1 "github.com/faultline-dev/faultline/crds/v1alpha1"
@@ -51,7 +51,7 @@ const secretIndexKey = ".spec.kubeConfigSecretRef"
 type MemberClusterReconciler struct {
 	client.Client
 	Cache    *ClusterCache
-	Recorder record.EventRecorder
+	Recorder recorder.EventRecorder
 	// ResyncInterval re-inspects a reachable member (default 1m); health
 	// changes in between arrive from the cache's probes.
 	ResyncInterval time.Duration
@@ -196,7 +196,7 @@ func (r *MemberClusterReconciler) connect(ctx context.Context, mc *v1alpha1.Memb
 
 func (r *MemberClusterReconciler) event(mc *v1alpha1.MemberCluster, typ, reason, msg string) {
 	if r.Recorder != nil {
-		r.Recorder.Event(mc, typ, reason, msg)
+		r.Recorder.Eventf(mc, nil, typ, reason, "Probe", "%s", msg)
 	}
 }
 

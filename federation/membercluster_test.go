@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1alpha1 "github.com/faultline-dev/faultline/crds/v1alpha1"
@@ -79,6 +80,7 @@ func startHub(t *testing.T, hub *cluster.Cluster) context.Context {
 		Scheme:                 cluster.Scheme(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		Controller:             config.Controller{SkipNameValidation: ptr(true)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +89,7 @@ func startHub(t *testing.T, hub *cluster.Cluster) context.Context {
 		ProbeInterval: time.Second, ProbeTimeout: time.Second, MaxBackoff: time.Second,
 	})
 	r := &federation.MemberClusterReconciler{Client: mgr.GetClient(), Cache: cache,
-		Recorder: mgr.GetEventRecorderFor("faultline-hub"), ResyncInterval: 30 * time.Second}
+		Recorder: mgr.GetEventRecorder("faultline-hub"), ResyncInterval: 30 * time.Second}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
@@ -122,3 +124,5 @@ func mustCreate(ctx context.Context, t *testing.T, c client.Client, obj client.O
 		t.Fatalf("create %T %s: %v", obj, obj.GetName(), err)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -18,7 +18,7 @@ func setupControllers(mgr ctrl.Manager, o *options) error {
 	if err := (&federation.MemberClusterReconciler{
 		Client:   mgr.GetClient(),
 		Cache:    clusters,
-		Recorder: mgr.GetEventRecorderFor("faultline-hub"),
+		Recorder: mgr.GetEventRecorder("faultline-hub"),
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the MemberCluster controller: %w", err)
 	}

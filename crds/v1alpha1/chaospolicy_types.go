@@ -56,12 +56,21 @@ type PolicyScope struct {
 }
 
 // ChaosPolicySpec holds Rego modules and their parameters.
+// +kubebuilder:validation:XValidation:rule="(has(self.modules) && size(self.modules) > 0) || (has(self.library) && size(self.library) > 0)",message="set modules, library or both"
 type ChaosPolicySpec struct {
-	// +kubebuilder:validation:MinItems=1
+	// +optional
 	// +kubebuilder:validation:MaxItems=64
 	// +listType=map
 	// +listMapKey=name
-	Modules []PolicyModule `json:"modules"`
+	Modules []PolicyModule `json:"modules,omitempty"`
+	// Library names rules of the built-in library (policy/library) to
+	// include, such as protected-namespaces, or "*" for all of them. They
+	// read their parameters from data like any module.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=set
+	// +kubebuilder:validation:items:Pattern=`^(\*|[a-z0-9]+(-[a-z0-9]+)*)$`
+	Library []string `json:"library,omitempty"`
 	// Data is a JSON document available to the modules as data.parameters.
 	// +optional
 	Data *apiextensionsv1.JSON `json:"data,omitempty"`

@@ -36,6 +36,11 @@ const (
 	NodeLabel = "faultline.dev/node"
 	// PauseAnnotation pauses an experiment while present.
 	PauseAnnotation = "faultline.dev/pause"
+	// AbortAnnotation, set to a timestamp, recovers every target of an
+	// experiment at once and ends the run as Aborted (`faultline abort`).
+	AbortAnnotation = "faultline.dev/abort"
+	// RunLabel names the run an Injection belongs to.
+	RunLabel = "faultline.dev/run"
 	// RevisionAnnotation records the source revision an object was built from.
 	RevisionAnnotation = "faultline.dev/revision"
 )

@@ -152,12 +152,31 @@ type TargetSummary struct {
 	Recovered int32 `json:"recovered"`
 	// +optional
 	Failed int32 `json:"failed"`
+	// State of this member in the current run.
+	// +optional
+	// +kubebuilder:validation:Enum=Waiting;Injecting;Running;Recovering;Done;Failed
+	State MemberState `json:"state,omitempty"`
+	// StartTime is when the member's injections were first written.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
 	// Unreachable is true while the hub cannot reach the cluster or agent.
 	// +optional
 	Unreachable bool `json:"unreachable,omitempty"`
 	// +optional
 	Message string `json:"message,omitempty"`
 }
+
+// MemberState is where one member cluster or agent is in a run.
+type MemberState string
+
+const (
+	MemberWaiting    MemberState = "Waiting"
+	MemberInjecting  MemberState = "Injecting"
+	MemberRunning    MemberState = "Running"
+	MemberRecovering MemberState = "Recovering"
+	MemberDone       MemberState = "Done"
+	MemberFailed     MemberState = "Failed"
+)
 
 // ExperimentStatus is what the hub observed.
 type ExperimentStatus struct {
@@ -168,6 +187,16 @@ type ExperimentStatus struct {
 	// Revision of the source this run comes from, such as main@sha1:abc...
 	// +optional
 	Revision string `json:"revision,omitempty"`
+	// Run identifies the current run: the generation and revision it
+	// started from (and the schedule tick for scheduled experiments).
+	// +optional
+	Run string `json:"run,omitempty"`
+	// Waves of the current run, in order, with their members.
+	// +optional
+	Waves []string `json:"waves,omitempty"`
+	// NextWaveTime is when the next wave may start, after a wave's pause.
+	// +optional
+	NextWaveTime *metav1.Time `json:"nextWaveTime,omitempty"`
 	// CurrentWave is the index (from 0) of the wave in progress.
 	// +optional
 	CurrentWave *int32 `json:"currentWave,omitempty"`
