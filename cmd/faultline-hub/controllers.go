@@ -6,6 +6,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/faultline-dev/faultline/federation"
+	"github.com/faultline-dev/faultline/reconciler"
 )
 
 // setupControllers registers every hub controller with the manager.
@@ -21,6 +22,13 @@ func setupControllers(mgr ctrl.Manager, o *options) error {
 		Recorder: mgr.GetEventRecorder("faultline-hub"),
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the MemberCluster controller: %w", err)
+	}
+	if err := (&reconciler.ExperimentReconciler{
+		Client:   mgr.GetClient(),
+		Clusters: clusters,
+		Lease:    o.injectionLease,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the Experiment controller: %w", err)
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ type options struct {
 	leaderElectionNS    string
 	gracefulShutdown    time.Duration
 	memberProbeInterval time.Duration
+	injectionLease      time.Duration
 	client              runtimeclient.Options
 	logging             logger.Options
 	leaderElection      leaderelection.Options
@@ -42,6 +43,7 @@ func (o *options) bindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election Lease. Empty: the pod's namespace.")
 	fs.DurationVar(&o.gracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "How long runnables get to stop on shutdown.")
 	fs.DurationVar(&o.memberProbeInterval, "member-probe-interval", 10*time.Second, "How often the hub probes each member cluster's API server.")
+	fs.DurationVar(&o.injectionLease, "injection-lease", 30*time.Second, "How far ahead Injection deadlines are set while the hub renews them; executors recover on their own when a lease lapses.")
 	o.client.BindFlags(fs)
 	o.logging.BindFlags(fs)
 	o.leaderElection.BindFlags(fs)

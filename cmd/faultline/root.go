@@ -30,6 +30,7 @@ This command talks to the hub cluster with kubectl's flags.`,
 		newVersionCommand(),
 		newCRDsCommand(),
 		newInstallCommand(kube),
+		newAbortCommand(kube),
 	)
 	return cmd
 }
