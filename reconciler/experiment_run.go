@@ -69,7 +69,21 @@ func isTerminal(p v1alpha1.ExperimentPhase) bool {
 
 // reconcileRun drives one run through its phases.
 func (r *ExperimentReconciler) reconcileRun(ctx context.Context, exp *v1alpha1.Experiment) (ctrl.Result, error) {
-	if key := runKey(exp); exp.Status.Run != key {
+	res, err := r.reconcileRunOnce(ctx, exp)
+	// A scheduled experiment whose run ended waits for its next tick.
+	if err == nil && res.RequeueAfter == 0 && exp.Spec.Schedule != "" && isTerminal(exp.Status.Phase) && exp.Status.NextScheduleTime != nil {
+		res.RequeueAfter = max(time.Until(exp.Status.NextScheduleTime.Time), pollInterval)
+	}
+	return res, err
+}
+
+func (r *ExperimentReconciler) reconcileRunOnce(ctx context.Context, exp *v1alpha1.Experiment) (ctrl.Result, error) {
+	if exp.Spec.Schedule != "" {
+		if res := r.scheduleStep(exp); res != nil {
+			return *res, nil
+		}
+	}
+	if key := scheduledRunKey(exp); exp.Status.Run != key {
 		if exp.Status.Run != "" {
 			done, err := r.recoverAll(ctx, exp, exp.Status.Run)
 			if err != nil || !done {
@@ -100,10 +114,13 @@ func (r *ExperimentReconciler) reconcileRun(ctx context.Context, exp *v1alpha1.E
 
 func (r *ExperimentReconciler) resetRun(exp *v1alpha1.Experiment, key string) {
 	exp.Status = v1alpha1.ExperimentStatus{
-		Run:        key,
-		Phase:      v1alpha1.PhasePending,
-		Revision:   exp.Annotations[v1alpha1.RevisionAnnotation],
-		Conditions: exp.Status.Conditions,
+		Run:              key,
+		Phase:            v1alpha1.PhasePending,
+		Revision:         exp.Annotations[v1alpha1.RevisionAnnotation],
+		Conditions:       exp.Status.Conditions,
+		LastScheduleTime: exp.Status.LastScheduleTime,
+		NextScheduleTime: exp.Status.NextScheduleTime,
+		History:          exp.Status.History,
 	}
 	for _, c := range []string{v1alpha1.AdmittedCondition, v1alpha1.InjectedCondition, v1alpha1.RecoveredCondition, v1alpha1.VerdictReachedCondition} {
 		conditions.Delete(exp, c)
@@ -313,6 +330,9 @@ func (r *ExperimentReconciler) finish(exp *v1alpha1.Experiment, result v1alpha1.
 	conditions.MarkTrue(exp, v1alpha1.RecoveredCondition, "Recovered", "every target recovered")
 	conditions.MarkTrue(exp, meta.ReadyCondition, string(result), "run %s finished: %s: %s", exp.Status.Run, result, msg)
 	conditions.Delete(exp, meta.StalledCondition)
+	if exp.Spec.Schedule != "" {
+		r.recordHistory(exp)
+	}
 	typ := "Normal"
 	if result != v1alpha1.VerdictPassed {
 		typ = "Warning"

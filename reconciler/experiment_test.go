@@ -190,3 +190,33 @@ func TestProtectedNamespaceDenied(t *testing.T) {
 		t.Errorf("%d injections written for a denied experiment", n)
 	}
 }
+
+// A scheduled experiment runs at each tick, never two runs at once, and
+// keeps a bounded history of verdicts.
+func TestScheduleRunsAtTicksWithoutOverlap(t *testing.T) {
+	f := startFleet(t, map[string]map[string]string{"a": {"env": "staging"}}, nil)
+	runningPods(t, f.members["a"].Client, "shop", "checkout", "node-1")
+	startExecutor(t, f.ctx, "a", f.members["a"].Client)
+	exp := twoWaveExperiment("every-few-seconds", time.Second)
+	exp.Spec.Placement.Waves = nil
+	exp.Spec.Schedule = "@every 3s"
+	exp.Spec.HistoryLimit = 2
+	mustCreate(f.ctx, t, f.hub.Client, exp)
+	eventually(t, 60*time.Second, "three finished runs", func() bool {
+		e := getExperiment(t, f.hub.Client, exp.Name)
+		return len(e.Status.History) == 2 && e.Status.History[1].Run != "" && e.Status.Run != e.Status.History[0].Run
+	})
+	e := getExperiment(t, f.hub.Client, exp.Name)
+	for i, h := range e.Status.History {
+		if h.Verdict != v1alpha1.VerdictPassed {
+			t.Errorf("history[%d] = %+v", i, h)
+		}
+	}
+	newer, older := e.Status.History[0], e.Status.History[1]
+	if newer.StartTime.Before(older.EndTime) {
+		t.Errorf("runs overlap: %s started %v before %s ended %v", newer.Run, newer.StartTime, older.Run, older.EndTime)
+	}
+	if e.Status.NextScheduleTime == nil {
+		t.Error("no nextScheduleTime")
+	}
+}

@@ -166,6 +166,19 @@ type TargetSummary struct {
 	Message string `json:"message,omitempty"`
 }
 
+// RunRecord is one finished run.
+type RunRecord struct {
+	Run string `json:"run"`
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// +optional
+	EndTime *metav1.Time `json:"endTime,omitempty"`
+	// +optional
+	Verdict VerdictResult `json:"verdict,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
 // MemberState is where one member cluster or agent is in a run.
 type MemberState string
 
@@ -209,9 +222,17 @@ type ExperimentStatus struct {
 	Targets []TargetSummary `json:"targets,omitempty"`
 	// +optional
 	Verdict *Verdict `json:"verdict,omitempty"`
-	// LastScheduleTime of a scheduled experiment.
+	// LastScheduleTime of a scheduled experiment: the tick the current run
+	// started from.
 	// +optional
 	LastScheduleTime *metav1.Time `json:"lastScheduleTime,omitempty"`
+	// NextScheduleTime of a scheduled experiment.
+	// +optional
+	NextScheduleTime *metav1.Time `json:"nextScheduleTime,omitempty"`
+	// History of finished runs of a scheduled experiment, newest first,
+	// at most spec.historyLimit.
+	// +optional
+	History []RunRecord `json:"history,omitempty"`
 	// +optional
 	// +listType=map
 	// +listMapKey=type
