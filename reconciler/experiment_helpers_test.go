@@ -32,8 +32,9 @@ type fleet struct {
 	ctx     context.Context
 }
 
-func startFleet(t *testing.T, labels map[string]map[string]string, admitter reconciler.Admitter) *fleet {
+func startFleet(t testing.TB, labels map[string]map[string]string, admitter reconciler.Admitter, extra ...func(ctrl.Manager) error) *fleet {
 	t.Helper()
+	logOnce.Do(func() { ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(io.Discard))) })
 	names := []string{"hub"}
 	for name := range labels {
 		names = append(names, name)
@@ -53,7 +54,6 @@ func startFleet(t *testing.T, labels map[string]map[string]string, admitter reco
 		})
 	}
 
-	logOnce.Do(func() { ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(io.Discard))) })
 	skip := true // every test starts its own manager with the same controllers
 	mgr, err := ctrl.NewManager(f.hub.Config, ctrl.Options{
 		Scheme: cluster.Scheme(), Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
@@ -71,6 +71,11 @@ func startFleet(t *testing.T, labels map[string]map[string]string, admitter reco
 	if err := (&reconciler.ExperimentReconciler{Client: mgr.GetClient(), Clusters: cache, Admitter: admitter,
 		Lease: 10 * time.Second, Grace: 5 * time.Second}).SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
+	}
+	for _, setup := range extra {
+		if err := setup(mgr); err != nil {
+			t.Fatal(err)
+		}
 	}
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
@@ -94,7 +99,7 @@ var logOnce sync.Once
 
 // runningPods creates pods in a member and marks them Running, as a kubelet
 // would: envtest has no kubelet, the pods are real API objects all the same.
-func runningPods(t *testing.T, c client.Client, ns, app string, nodes ...string) {
+func runningPods(t testing.TB, c client.Client, ns, app string, nodes ...string) {
 	t.Helper()
 	ctx := context.Background()
 	mustCreate(ctx, t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
@@ -130,7 +135,7 @@ type executor struct {
 
 const executorFinalizer = "faultline.dev/test-executor"
 
-func startExecutor(t *testing.T, ctx context.Context, name string, c client.Client) *executor {
+func startExecutor(t testing.TB, ctx context.Context, name string, c client.Client) *executor {
 	e := &executor{member: name, c: c, seen: map[string]time.Time{}, gone: map[string]time.Time{}, active: map[string]bool{}}
 	go func() {
 		for ctx.Err() == nil {
@@ -210,7 +215,7 @@ func (e *executor) lastGone() time.Time {
 	return last
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, ok func() bool) {
+func eventually(t testing.TB, timeout time.Duration, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
@@ -222,14 +227,14 @@ func eventually(t *testing.T, timeout time.Duration, what string, ok func() bool
 	t.Fatalf("timed out after %s waiting for %s", timeout, what)
 }
 
-func mustCreate(ctx context.Context, t *testing.T, c client.Client, obj client.Object) {
+func mustCreate(ctx context.Context, t testing.TB, c client.Client, obj client.Object) {
 	t.Helper()
 	if err := c.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatalf("create %T %s: %v", obj, obj.GetName(), err)
 	}
 }
 
-func getExperiment(t *testing.T, c client.Client, name string) *v1alpha1.Experiment {
+func getExperiment(t testing.TB, c client.Client, name string) *v1alpha1.Experiment {
 	t.Helper()
 	exp := &v1alpha1.Experiment{}
 	if err := c.Get(context.Background(), client.ObjectKey{Namespace: "shop", Name: name}, exp); err != nil {
@@ -238,7 +243,7 @@ func getExperiment(t *testing.T, c client.Client, name string) *v1alpha1.Experim
 	return exp
 }
 
-func countInjections(t *testing.T, c client.Client) int {
+func countInjections(t testing.TB, c client.Client) int {
 	t.Helper()
 	list := &v1alpha1.InjectionList{}
 	if err := c.List(context.Background(), list); err != nil {

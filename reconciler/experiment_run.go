@@ -37,26 +37,13 @@ const (
 // their Injections live in other API servers, which the hub does not watch.
 const pollInterval = 500 * time.Millisecond
 
-// runKey names a run after what it was started from: the spec's generation
-// and the source revision. Either changing starts a new run.
+// runKey names a run after the spec generation it started from. A new
+// source revision that leaves the experiment unchanged starts no new run
+// (every push would otherwise re-inject every experiment); one that changes
+// it does. Admission always reads the current revision, so approvals bind
+// to the revision that is there when the run starts.
 func runKey(exp *v1alpha1.Experiment) string {
-	rev := exp.Annotations[v1alpha1.RevisionAnnotation]
-	if i := strings.LastIndex(rev, ":"); i >= 0 {
-		rev = rev[i+1:]
-	}
-	rev = strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, strings.ToLower(rev))
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	if rev == "" {
-		rev = "local"
-	}
-	return fmt.Sprintf("g%d-%s", exp.Generation, rev)
+	return fmt.Sprintf("g%d", exp.Generation)
 }
 
 func isTerminal(p v1alpha1.ExperimentPhase) bool {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -103,9 +104,11 @@ func New(name string) (*Cluster, error) {
 	}
 	scheme := Scheme()
 	env := &envtest.Environment{
-		BinaryAssetsDirectory: assets,
-		Scheme:                scheme,
-		CRDInstallOptions:     envtest.CRDInstallOptions{CRDs: defs, Scheme: scheme},
+		// Generous: CI machines are small and run several packages at once.
+		ControlPlaneStartTimeout: 3 * time.Minute,
+		BinaryAssetsDirectory:    assets,
+		Scheme:                   scheme,
+		CRDInstallOptions:        envtest.CRDInstallOptions{CRDs: defs, Scheme: scheme},
 	}
 	env.ControlPlane.GetAPIServer().CertDir = certDir
 	cfg, err := env.Start()
@@ -129,14 +132,23 @@ func New(name string) (*Cluster, error) {
 	return &Cluster{Name: name, Config: cfg, Client: c, KubeConfig: kc, env: env, certDir: certDir}, nil
 }
 
-// StartAll starts one control plane per name concurrently. On any failure it
-// stops those that started and returns the errors joined.
+// startConcurrency bounds how many control planes start at once: each
+// start is CPU-heavy, and on a small machine a dozen at once time out.
+const startConcurrency = 4
+
+// StartAll starts one control plane per name, several at a time. On any
+// failure it stops those that started and returns the errors joined.
 func StartAll(names ...string) ([]*Cluster, error) {
 	out := make([]*Cluster, len(names))
 	errs := make([]error, len(names))
+	slots := make(chan struct{}, startConcurrency)
 	var wg sync.WaitGroup
 	for i, name := range names {
-		wg.Go(func() { out[i], errs[i] = New(name) })
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			out[i], errs[i] = New(name)
+		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
