@@ -9,6 +9,8 @@ PACKAGES=(
   nftables       # nft CLI: tests assert that no faultline table is left behind
   make
   gcc            # cgo for the race detector and the Gitea build
+  libc6-dev      # C headers for cgo (gcc only recommends them; the Gitea build's sqlite needs them)
+  prometheus     # /usr/bin/prometheus, started per test by internal/testground/prom (verdict probes)
   ca-certificates
 )
 missing=()

@@ -31,6 +31,7 @@ This command talks to the hub cluster with kubectl's flags.`,
 		newCRDsCommand(),
 		newInstallCommand(kube),
 		newAbortCommand(kube),
+		newAuditCommand(),
 	)
 	return cmd
 }

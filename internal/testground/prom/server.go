@@ -1,0 +1,224 @@
+package prom
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/faultline-dev/faultline/internal/testground"
+)
+
+// ScrapeInterval is how often the Prometheus started by Start scrapes its targets.
+const ScrapeInterval = time.Second
+
+// Server is a running Prometheus.
+type Server struct {
+	// URL is the base URL of its HTTP API, e.g. http://127.0.0.1:40123.
+	URL string
+
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+	err  error // set before done is closed
+}
+
+// Binary locates Prometheus: $FAULTLINE_PROMETHEUS, /usr/bin/prometheus, or
+// prometheus on PATH.
+func Binary() (string, error) {
+	if p := os.Getenv("FAULTLINE_PROMETHEUS"); p != "" {
+		return p, nil
+	}
+	if _, err := os.Stat("/usr/bin/prometheus"); err == nil {
+		return "/usr/bin/prometheus", nil
+	}
+	p, err := exec.LookPath("prometheus")
+	if err != nil {
+		return "", errors.New("no prometheus binary: install Debian package prometheus (hack/ci-packages.sh) or set FAULTLINE_PROMETHEUS")
+	}
+	return p, nil
+}
+
+// Start runs Prometheus scraping the given loopback targets (host:port, path
+// /metrics) every ScrapeInterval, waits until it is ready, and stops it when
+// the test ends. It skips in unit-only runs; a missing binary fails the test
+// under CI and skips it elsewhere.
+func Start(t testing.TB, targets ...string) *Server {
+	t.Helper()
+	if testground.UnitOnly() {
+		t.Skip("needs Prometheus; skipped in unit-only runs")
+	}
+	bin, err := Binary()
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	s, err := start(bin, dir, targets)
+	if err != nil {
+		t.Fatalf("prometheus: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.stop(); err != nil {
+			t.Errorf("prometheus: stop: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("prometheus output:\n%s", s.out.String())
+		}
+	})
+	return s
+}
+
+func start(bin, dir string, targets []string) (*Server, error) {
+	for _, tg := range targets {
+		host, _, err := net.SplitHostPort(tg)
+		if err != nil || !net.ParseIP(host).IsLoopback() {
+			return nil, fmt.Errorf("target %q: only loopback host:port targets are allowed", tg)
+		}
+	}
+	cfg := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfg, config(targets), 0o644); err != nil {
+		return nil, fmt.Errorf("write config: %w", err)
+	}
+	// A free port can be taken between our probe and Prometheus' bind; try a few.
+	var lastErr error
+	for range 3 {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		s, err := launch(bin, dir, cfg, port)
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+func launch(bin, dir, cfg string, port int) (*Server, error) {
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	s := &Server{URL: "http://" + addr, out: &syncBuffer{}, done: make(chan struct{})}
+	s.cmd = exec.Command(bin,
+		"--config.file="+cfg,
+		"--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr,
+		"--log.level=warn",
+	)
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	// Its own process group, so a stop reaches it even if it forks.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	go func() { s.err = s.cmd.Wait(); close(s.done) }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := s.waitReady(ctx); err != nil {
+		stopErr := s.stop()
+		return nil, errors.Join(fmt.Errorf("%w; output:\n%s", err, s.out.String()), stopErr)
+	}
+	return s, nil
+}
+
+func (s *Server) waitReady(ctx context.Context) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/-/ready", nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-s.done:
+			return fmt.Errorf("prometheus exited before it was ready: %v", s.err)
+		case <-ctx.Done():
+			return fmt.Errorf("prometheus not ready at %s: %w", s.URL, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// stop sends SIGTERM to the process group and SIGKILL if it lingers.
+func (s *Server) stop() error {
+	select {
+	case <-s.done:
+		return nil // already gone (e.g. it failed to start)
+	default:
+	}
+	pgid := s.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-s.done:
+		return nil
+	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-s.done
+		return errors.New("did not stop on SIGTERM within 15s; killed")
+	}
+}
+
+// Stop stops Prometheus now, before the test ends, e.g. to test probes
+// against an unreachable server. It is safe to call again from cleanup.
+func (s *Server) Stop() error { return s.stop() }
+
+func config(targets []string) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "global:\n  scrape_interval: %s\n  scrape_timeout: %s\n  evaluation_interval: %s\n",
+		ScrapeInterval, ScrapeInterval, ScrapeInterval)
+	b.WriteString("scrape_configs:\n  - job_name: test\n    static_configs:\n      - targets: [")
+	for i, tg := range targets {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", tg)
+	}
+	b.WriteString("]\n")
+	return []byte(b.String())
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free loopback port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// syncBuffer collects a child's output; exec writes to it from two goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}

@@ -1,0 +1,4 @@
+package writeback
+
+// ParseNote exposes parseNote to the external tests.
+var ParseNote = parseNote
