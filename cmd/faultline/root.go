@@ -32,6 +32,7 @@ This command talks to the hub cluster with kubectl's flags.`,
 		newInstallCommand(kube),
 		newAbortCommand(kube),
 		newAuditCommand(),
+		newBuildCommand(),
 	)
 	return cmd
 }

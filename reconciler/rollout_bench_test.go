@@ -1,0 +1,114 @@
+package reconciler_test
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	v1alpha1 "github.com/faultline-dev/faultline/crds/v1alpha1"
+	"github.com/faultline-dev/faultline/internal/testground/gitserver"
+	"github.com/faultline-dev/faultline/reconciler"
+)
+
+// BenchmarkCommitToInjected measures the hub's end-to-end latency: a commit
+// is pushed and announced by webhook, and the clock stops when an Injection
+// of the new experiment exists in every one of 10 member clusters. Run with
+//
+//	make bench-rollout   (go test -run '^$' -bench CommitToInjected -benchtime 20x ./reconciler/)
+//
+// It reports p50 and p99 over the iterations.
+func BenchmarkCommitToInjected(b *testing.B) {
+	const members = 10
+	labels := map[string]map[string]string{}
+	for i := range members {
+		labels[fmt.Sprintf("m%02d", i)] = map[string]string{"env": "bench"}
+	}
+	git := gitserver.Start(b)
+	url := git.CreateRepo(b, "chaos")
+	git.Commit(b, "chaos", "main", map[string]string{"README.md": "bench"}, "init")
+	secret := []byte("bench")
+	var receiver *reconciler.Receiver
+	f := startFleet(b, labels, nil, func(mgr ctrl.Manager) error {
+		receiver = &reconciler.Receiver{Client: mgr.GetClient(), Secret: secret}
+		return (&reconciler.ChaosSourceReconciler{Client: mgr.GetClient(), CacheRoot: b.TempDir()}).SetupWithManager(mgr)
+	})
+	hook := httptest.NewServer(receiver)
+	defer hook.Close()
+	for name, m := range f.members {
+		runningPods(b, m.Client, "shop", "checkout", "node-1")
+		startExecutor(b, f.ctx, name, m.Client)
+	}
+	mustCreate(f.ctx, b, f.hub.Client, &v1alpha1.ChaosSource{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "chaos"},
+		Spec:       v1alpha1.ChaosSourceSpec{URL: url, Interval: metav1.Duration{Duration: time.Hour}},
+	})
+
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		name := fmt.Sprintf("bench-%03d", i)
+		exp := fmt.Sprintf(benchExperiment, name)
+		git.Commit(b, "chaos", "main", map[string]string{"experiments/" + name + ".yaml": exp}, "add "+name)
+		start := time.Now()
+		body, _ := json.Marshal(map[string]string{"url": url})
+		mac := hmac.New(sha256.New, secret)
+		mac.Write(body)
+		req, _ := http.NewRequest(http.MethodPost, hook.URL+"/hook/generic", bytes.NewReader(body))
+		req.Header.Set("X-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+		eventually(b, 60*time.Second, name+" in every member", func() bool {
+			for _, m := range f.members {
+				l := &v1alpha1.InjectionList{}
+				if err := m.Client.List(f.ctx, l); err != nil {
+					return false
+				}
+				found := false
+				for _, inj := range l.Items {
+					found = found || inj.Spec.Owner.Experiment == "shop/"+name
+				}
+				if !found {
+					return false
+				}
+			}
+			return true
+		})
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
+	b.ReportMetric(pct(0.50).Seconds(), "p50-s")
+	b.ReportMetric(pct(0.99).Seconds(), "p99-s")
+}
+
+const benchExperiment = `apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata:
+  name: %s
+  namespace: shop
+spec:
+  placement:
+    clusters: {}
+  selector:
+    namespaces: [shop]
+    labelSelectors: {app: checkout}
+  mode: all
+  fault:
+    network: {action: delay, latency: 10ms}
+  duration: 1h
+`
