@@ -9,12 +9,19 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/faultline-dev/faultline/daemon"
+	"github.com/faultline-dev/faultline/faults"
 	"github.com/faultline-dev/faultline/internal/version"
 )
 
 func main() {
+	// Stress helpers are this binary re-executed; they never get further.
+	faults.HelperMain()
 	if err := newRootCommand().ExecuteContext(ctrl.SetupSignalHandler()); err != nil {
 		fmt.Fprintln(os.Stderr, "faultline-daemon:", err)
 		os.Exit(1)
@@ -22,11 +29,15 @@ func main() {
 }
 
 type options struct {
-	nodeName    string
-	kubeconfig  string
-	journalPath string
-	metricsAddr string
-	healthAddr  string
+	nodeName        string
+	kubeconfig      string
+	journalPath     string
+	metricsAddr     string
+	healthAddr      string
+	runtimeEndpoint string
+	staticTargets   string
+	nodeCollectors  []string
+	zap             zap.Options
 }
 
 func newRootCommand() *cobra.Command {
@@ -42,14 +53,11 @@ recovers on delete, on deadline, and after a crash before doing anything else.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.nodeName == "" {
 				return errors.New("--node-name (or $NODE_NAME) is required")
 			}
-			// The fault engine (faults/) and the Injection reconciler
-			// (daemon/) are not in this build yet; refuse to start rather
-			// than pretend to run faults.
-			return errors.New("this build has no fault engine yet: the daemon cannot run injections")
+			return run(cmd, o)
 		},
 	}
 	cmd.SetVersionTemplate("{{.Version}}\n")
@@ -59,5 +67,55 @@ recovers on delete, on deadline, and after a crash before doing anything else.`,
 	fs.StringVar(&o.journalPath, "journal", "/var/lib/faultline/daemon.db", "Path of the journal of applied faults.")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", ":8080", "Address the Prometheus metrics endpoint binds to.")
 	fs.StringVar(&o.healthAddr, "health-addr", ":9440", "Address the /healthz and /readyz probes bind to.")
+	fs.StringVar(&o.runtimeEndpoint, "runtime-endpoint", "unix:///run/containerd/containerd.sock", "CRI endpoint of the node's container runtime, used to find pods' network namespaces and cgroups.")
+	fs.StringSliceVar(&o.nodeCollectors, "node-collectors", daemon.DefaultNodeCollectors, "node_exporter collectors served on the metrics endpoint; empty disables them.")
+	fs.StringVar(&o.staticTargets, "static-targets", "", "JSON file mapping pod keys (namespace/name) to netnsPath/cgroupPath/rootPath, used instead of the CRI runtime (the test binding).")
 	return cmd
+}
+
+func run(cmd *cobra.Command, o *options) error {
+	ctx := cmd.Context()
+	log := zap.New(zap.UseFlagOptions(&o.zap))
+	ctrl.SetLogger(log)
+
+	cfg, err := restConfig(o.kubeconfig)
+	if err != nil {
+		return err
+	}
+	var resolver daemon.Resolver
+	if o.staticTargets != "" {
+		if resolver, err = daemon.LoadStaticResolver(o.staticTargets); err != nil {
+			return err
+		}
+	} else {
+		cri, err := daemon.NewCRIResolver(o.runtimeEndpoint)
+		if err != nil {
+			return err
+		}
+		defer cri.Close()
+		resolver = cri
+	}
+	d, err := daemon.New(ctx, daemon.Config{
+		NodeName: o.nodeName, RestConfig: cfg, JournalPath: o.journalPath, Resolver: resolver,
+		MetricsAddr: o.metricsAddr, HealthAddr: o.healthAddr, Log: log, NodeCollectors: o.nodeCollectors,
+	})
+	if err != nil {
+		return err
+	}
+	return d.Run(ctx)
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("in-cluster config (or pass --kubeconfig): %w", err)
+		}
+		return cfg, nil
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+	}
+	return cfg, nil
 }

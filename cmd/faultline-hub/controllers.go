@@ -1,9 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"net/http"
+	"os"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/faultline-dev/faultline/federation"
 	"github.com/faultline-dev/faultline/reconciler"
@@ -23,6 +30,12 @@ func setupControllers(mgr ctrl.Manager, o *options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the MemberCluster controller: %w", err)
 	}
+	if err := (&reconciler.ChaosSourceReconciler{
+		Client:    mgr.GetClient(),
+		CacheRoot: o.sourceCacheDir,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the ChaosSource controller: %w", err)
+	}
 	if err := (&reconciler.ExperimentReconciler{
 		Client:   mgr.GetClient(),
 		Clusters: clusters,
@@ -30,5 +43,39 @@ func setupControllers(mgr ctrl.Manager, o *options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Experiment controller: %w", err)
 	}
-	return nil
+	return addWebhookReceiver(mgr, o)
+}
+
+// addWebhookReceiver serves push webhooks so a push reconciles its sources
+// at once instead of at their next interval.
+func addWebhookReceiver(mgr ctrl.Manager, o *options) error {
+	if o.webhookAddr == "0" || o.webhookAddr == "" {
+		return nil
+	}
+	var secret []byte
+	if o.webhookSecretFile != "" {
+		raw, err := os.ReadFile(o.webhookSecretFile)
+		if err != nil {
+			return fmt.Errorf("reading --webhook-secret-file: %w", err)
+		}
+		secret = bytes.TrimSpace(raw)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/hook/", &reconciler.Receiver{Client: mgr.GetClient(), Secret: secret, Log: mgr.GetLogger().WithName("receiver")})
+	srv := &http.Server{Addr: o.webhookAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		errc := make(chan error, 1)
+		go func() { errc <- srv.ListenAndServe() }()
+		select {
+		case err := <-errc:
+			return fmt.Errorf("webhook receiver: %w", err)
+		case <-ctx.Done():
+			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("stopping webhook receiver: %w", err)
+			}
+			return nil
+		}
+	}))
 }

@@ -37,13 +37,18 @@ func TestHubServesProbesAndMetrics(t *testing.T) {
 	if err := os.WriteFile(kc, hub.KubeConfig, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	metricsAddr, healthAddr := freeAddr(t), freeAddr(t)
+	metricsAddr, healthAddr, hookAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	secretFile := filepath.Join(t.TempDir(), "hook-secret")
+	if err := os.WriteFile(secretFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	cmd := newRootCommand()
 	cmd.SetArgs([]string{"--kubeconfig", kc, "--metrics-addr", metricsAddr, "--health-addr", healthAddr,
-		"--kube-api-qps", "20", "--log-level", "error"})
+		"--kube-api-qps", "20", "--log-level", "error", "--webhook-addr", hookAddr,
+		"--webhook-secret-file", secretFile, "--source-cache-dir", t.TempDir()})
 	go func() { done <- cmd.ExecuteContext(ctx) }()
 
 	waitOK(t, "http://"+healthAddr+"/readyz", done)
@@ -51,6 +56,24 @@ func TestHubServesProbesAndMetrics(t *testing.T) {
 	body := waitOK(t, "http://"+metricsAddr+"/metrics", done)
 	if !strings.Contains(body, "controller_runtime_") && !strings.Contains(body, "rest_client_requests_total") {
 		t.Errorf("metrics endpoint serves no controller-runtime metrics:\n%.500s", body)
+	}
+
+	// The webhook receiver is up and refuses unsigned pushes.
+	// (It starts with the leader-elected runnables, just after readiness.)
+	var resp *http.Response
+	var err error
+	for range 100 {
+		if resp, err = http.Post("http://"+hookAddr+"/hook/github", "application/json", strings.NewReader("{}")); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("unsigned push got %d, want 401", resp.StatusCode)
 	}
 
 	cancel()

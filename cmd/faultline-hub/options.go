@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	runtimeclient "github.com/fluxcd/pkg/runtime/client"
@@ -29,6 +31,9 @@ type options struct {
 	gracefulShutdown    time.Duration
 	memberProbeInterval time.Duration
 	injectionLease      time.Duration
+	sourceCacheDir      string
+	webhookAddr         string
+	webhookSecretFile   string
 	client              runtimeclient.Options
 	logging             logger.Options
 	leaderElection      leaderelection.Options
@@ -44,6 +49,9 @@ func (o *options) bindFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.gracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "How long runnables get to stop on shutdown.")
 	fs.DurationVar(&o.memberProbeInterval, "member-probe-interval", 10*time.Second, "How often the hub probes each member cluster's API server.")
 	fs.DurationVar(&o.injectionLease, "injection-lease", 30*time.Second, "How far ahead Injection deadlines are set while the hub renews them; executors recover on their own when a lease lapses.")
+	fs.StringVar(&o.sourceCacheDir, "source-cache-dir", filepath.Join(os.TempDir(), "faultline", "sources"), "Directory of the per-source Git caches.")
+	fs.StringVar(&o.webhookAddr, "webhook-addr", ":9292", "Address of the push-webhook receiver (/hook/github, /hook/gitlab, /hook/gitea, /hook/generic); \"0\" disables it.")
+	fs.StringVar(&o.webhookSecretFile, "webhook-secret-file", "", "File holding the webhook secret (HMAC key or GitLab token). Without it the receiver answers 503.")
 	o.client.BindFlags(fs)
 	o.logging.BindFlags(fs)
 	o.leaderElection.BindFlags(fs)

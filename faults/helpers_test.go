@@ -1,0 +1,140 @@
+package faults_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/faultline-dev/faultline/crds/v1alpha1"
+	"github.com/faultline-dev/faultline/faults"
+	"github.com/faultline-dev/faultline/internal/testground/netns"
+)
+
+var (
+	capsOnce sync.Once
+	caps     faults.Capabilities
+)
+
+// openEngine opens an engine on a fresh journal, closed (recovering all)
+// when the test ends.
+func openEngine(t *testing.T) *faults.Engine {
+	t.Helper()
+	capsOnce.Do(func() { caps = faults.Detect() })
+	c := caps
+	e, _, err := faults.Open(t.Context(), faults.Options{
+		JournalPath:  filepath.Join(t.TempDir(), "journal.db"),
+		Capabilities: &c,
+	})
+	if err != nil {
+		t.Fatalf("open engine: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := e.Close(context.Background()); err != nil {
+			t.Errorf("close engine: %v", err)
+		}
+	})
+	return e
+}
+
+func netTarget(h *netns.Host) faults.Target {
+	return faults.Target{Key: h.Name, NetnsPath: h.Path()}
+}
+
+func netReq(id string, h *netns.Host, nf v1alpha1.NetworkFault, peers ...net.IP) *faults.Request {
+	r := &faults.Request{
+		ID: id, Injection: "test/" + id, Target: netTarget(h),
+		Fault: v1alpha1.FaultSpec{Network: &nf}, Deadline: time.Now().Add(time.Minute),
+	}
+	for _, p := range peers {
+		r.Peers = append(r.Peers, p.String())
+	}
+	return r
+}
+
+func dur(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
+
+// nftRuleset lists the ruleset inside a namespace ("" is the root one).
+func nftRuleset(t *testing.T, nsName string) string {
+	t.Helper()
+	args := []string{"list", "ruleset"}
+	cmd := exec.Command("nft", args...)
+	if nsName != "" {
+		cmd = exec.Command("ip", append([]string{"netns", "exec", nsName, "nft"}, args...)...)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list ruleset in %q: %v: %s", nsName, err, out)
+	}
+	return "\n" + string(out)
+}
+
+// tcQdiscs lists qdiscs inside a namespace.
+func tcQdiscs(t *testing.T, nsName string) string {
+	t.Helper()
+	args := []string{"qdisc", "show"}
+	if nsName != "" {
+		args = append([]string{"-n", nsName}, args...)
+	}
+	out, err := exec.Command("tc", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tc qdisc show in %q: %v: %s", nsName, err, out)
+	}
+	return string(out)
+}
+
+// assertNothingOurs fails if any namespace holds an nftables table or a
+// qdisc of ours.
+func assertNothingOurs(t *testing.T, nsNames ...string) {
+	t.Helper()
+	for _, ns := range append([]string{""}, nsNames...) {
+		if rs := nftRuleset(t, ns); strings.Contains(rs, faults.TablePrefix) {
+			t.Errorf("namespace %q still has our nftables table:\n%s", ns, rs)
+		}
+		if qs := tcQdiscs(t, ns); strings.Contains(qs, "fa00:") {
+			t.Errorf("namespace %q still has our qdisc:\n%s", ns, qs)
+		}
+	}
+}
+
+// helperProcs lists running helper processes.
+func helperProcs() []string {
+	entries, _ := os.ReadDir("/proc")
+	var out []string
+	for _, e := range entries {
+		raw, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && strings.HasPrefix(string(raw), faults.HelperArg0+"\x00") {
+			out = append(out, e.Name()+": "+strings.ReplaceAll(string(raw), "\x00", " "))
+		}
+	}
+	return out
+}
+
+func measured(s faults.Status, name string) (float64, bool) {
+	for _, m := range s.Measured {
+		if m.Name == name {
+			return m.Value, true
+		}
+	}
+	return 0, false
+}
+
+// eventually polls cond every 20ms until it holds or timeout passes.
+func eventually(timeout time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return errors.New("timed out")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}

@@ -1,0 +1,125 @@
+package faults_test
+
+import (
+	"net"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/faultline-dev/faultline/internal/testground/netns"
+)
+
+// The round-trip prober is a measuring instrument: its own wake-ups must
+// not add to what it measures when the machine is busy (CI runs many test
+// packages at once). Server and client therefore run on locked threads at
+// real-time priority with blocking system calls, the way ping does, instead
+// of through Go's netpoller.
+
+func realtime() func() {
+	attr := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 5}
+	if unix.SchedSetAttr(0, attr, 0) != nil {
+		return func() {}
+	}
+	return func() {
+		_ = unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL}, 0)
+	}
+}
+
+func udpSocket(ip net.IP) (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	tv := unix.NsecToTimeval((200 * time.Millisecond).Nanoseconds())
+	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	sa := &unix.SockaddrInet4{}
+	copy(sa.Addr[:], ip.To4())
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// rtEcho serves UDP echo on h until the test ends and returns its address.
+func rtEcho(t testing.TB, h *netns.Host) *unix.SockaddrInet4 {
+	t.Helper()
+	var stop atomic.Bool
+	ready := make(chan *unix.SockaddrInet4, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- h.Do(func() error {
+			defer realtime()()
+			fd, err := udpSocket(h.IP)
+			if err != nil {
+				ready <- nil
+				return err
+			}
+			defer unix.Close(fd)
+			sa, _ := unix.Getsockname(fd)
+			ready <- sa.(*unix.SockaddrInet4)
+			buf := make([]byte, 256)
+			for !stop.Load() {
+				n, from, err := unix.Recvfrom(fd, buf, 0)
+				if err == nil {
+					_ = unix.Sendto(fd, buf[:n], 0, from)
+				}
+			}
+			return nil
+		})
+	}()
+	addr := <-ready
+	t.Cleanup(func() {
+		stop.Store(true)
+		if err := <-done; err != nil {
+			t.Errorf("echo server: %v", err)
+		}
+	})
+	if addr == nil {
+		t.Fatal("echo server did not start")
+	}
+	return addr
+}
+
+// rtMedianRTT sends n probes from h to an echo server, one at a time, and
+// returns the median round trip.
+func rtMedianRTT(t testing.TB, h *netns.Host, to *unix.SockaddrInet4, n int) time.Duration {
+	t.Helper()
+	var rtts []time.Duration
+	err := h.Do(func() error {
+		defer realtime()()
+		fd, err := udpSocket(h.IP)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		tv := unix.NsecToTimeval((2 * time.Second).Nanoseconds())
+		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+		buf := make([]byte, 256)
+		for i := range n {
+			start := time.Now()
+			if err := unix.Sendto(fd, []byte{byte(i)}, 0, to); err != nil {
+				return err
+			}
+			for {
+				m, _, err := unix.Recvfrom(fd, buf, 0)
+				if err != nil {
+					return err
+				}
+				if m == 1 && buf[0] == byte(i) {
+					break
+				}
+			}
+			rtts = append(rtts, time.Since(start))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("probe from %s: %v", h, err)
+	}
+	slices.Sort(rtts)
+	return rtts[len(rtts)/2]
+}
