@@ -24,9 +24,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1alpha1 "github.com/faultline-dev/faultline/crds/v1alpha1"
 	"github.com/faultline-dev/faultline/federation"
+	"github.com/faultline-dev/faultline/reconciler/verdict"
 )
 
 // ExperimentController is the controller's name and event source.
@@ -60,10 +62,16 @@ type ExperimentReconciler struct {
 	Grace time.Duration
 	// Now returns the time (tests move it). Nil: time.Now.
 	Now func() time.Time
+	// ProbeOptions are the HTTP clients of steady-state probes.
+	ProbeOptions verdict.Options
+	// WriteBack, when set, reports runs to Git: commit statuses on the
+	// revision and audit notes.
+	WriteBack *WriteBack
 
 	randMu sync.Mutex
 	rnd    *rand.Rand
 	book   *phaseBook
+	probes *probeSupervisor
 }
 
 // SetupWithManager registers the controller.
@@ -81,11 +89,13 @@ func (r *ExperimentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.EventRecorder = mgr.GetEventRecorder(ExperimentController)
 	}
 	r.book = newPhaseBook()
+	r.probes = newProbeSupervisor()
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("experiment").
 		For(&v1alpha1.Experiment{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&v1alpha1.Approval{}, handler.EnqueueRequestsFromMapFunc(approvedExperiment)).
+		WatchesRawSource(source.Channel(r.probes.wake, &handler.EnqueueRequestForObject{})).
 		Complete(r)
 }
 
@@ -138,6 +148,9 @@ func (r *ExperimentReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 		r.book.set(req.String(), exp.Status.Phase, exp.Status.Targets)
+		if r.WriteBack != nil {
+			r.WriteBack.report(ctx, r, exp)
+		}
 	}()
 
 	conditions.Delete(exp, meta.ReconcilingCondition)
@@ -162,6 +175,7 @@ func (r *ExperimentReconciler) finalize(ctx context.Context, exp *v1alpha1.Exper
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	r.book.set(experimentKey(exp), "", nil)
+	r.probes.forget(experimentKey(exp))
 	log.FromContext(ctx).Info("experiment removed; every injection recovered")
 	return ctrl.Result{}, nil
 }

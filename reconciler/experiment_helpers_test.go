@@ -32,7 +32,14 @@ type fleet struct {
 	ctx     context.Context
 }
 
-func startFleet(t testing.TB, labels map[string]map[string]string, admitter reconciler.Admitter, extra ...func(ctrl.Manager) error) *fleet {
+// fleetOptions tune the hub of a fleet.
+type fleetOptions struct {
+	admitter  reconciler.Admitter
+	writeBack func(ctrl.Manager) *reconciler.WriteBack
+	setup     []func(ctrl.Manager) error
+}
+
+func startFleet(t testing.TB, labels map[string]map[string]string, o fleetOptions) *fleet {
 	t.Helper()
 	logOnce.Do(func() { ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(io.Discard))) })
 	names := []string{"hub"}
@@ -68,11 +75,15 @@ func startFleet(t testing.TB, labels map[string]map[string]string, admitter reco
 	if err := (&federation.MemberClusterReconciler{Client: mgr.GetClient(), Cache: cache}).SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
-	if err := (&reconciler.ExperimentReconciler{Client: mgr.GetClient(), Clusters: cache, Admitter: admitter,
-		Lease: 10 * time.Second, Grace: 5 * time.Second}).SetupWithManager(mgr); err != nil {
+	er := &reconciler.ExperimentReconciler{Client: mgr.GetClient(), Clusters: cache, Admitter: o.admitter,
+		Lease: 10 * time.Second, Grace: 5 * time.Second}
+	if o.writeBack != nil {
+		er.WriteBack = o.writeBack(mgr)
+	}
+	if err := er.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
-	for _, setup := range extra {
+	for _, setup := range o.setup {
 		if err := setup(mgr); err != nil {
 			t.Fatal(err)
 		}
@@ -126,11 +137,10 @@ type executor struct {
 	member string
 	c      client.Client
 
-	mu      sync.Mutex
-	seen    map[string]time.Time // injection name -> first seen
-	gone    map[string]time.Time // injection name -> finalizer released
-	active  map[string]bool
-	maxLive int
+	mu     sync.Mutex
+	seen   map[string]time.Time // injection name -> first seen
+	gone   map[string]time.Time // injection name -> finalizer released
+	active map[string]bool
 }
 
 const executorFinalizer = "faultline.dev/test-executor"

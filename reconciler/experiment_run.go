@@ -17,6 +17,7 @@ import (
 
 	v1alpha1 "github.com/faultline-dev/faultline/crds/v1alpha1"
 	"github.com/faultline-dev/faultline/federation"
+	"github.com/faultline-dev/faultline/reconciler/verdict"
 )
 
 // Reasons of Experiment conditions.
@@ -164,6 +165,13 @@ func (r *ExperimentReconciler) admit(ctx context.Context, exp *v1alpha1.Experime
 	now := r.now()
 	start := metav1.NewTime(now)
 	exp.Status.StartTime = &start
+	conditions.MarkTrue(exp, v1alpha1.AdmittedCondition, ReasonAdmitted, "admitted for %d waves", len(waves))
+	if v, err := r.runBefore(ctx, exp); err != nil {
+		return r.finish(exp, v1alpha1.VerdictError, "ProbeInvalid", err.Error()), nil
+	} else if v != nil {
+		// The steady state does not hold: nothing is injected.
+		return r.finishVerdict(exp, *v), nil
+	}
 	exp.Status.Waves = nil
 	exp.Status.Targets = nil
 	for _, w := range waves {
@@ -177,7 +185,6 @@ func (r *ExperimentReconciler) admit(ctx context.Context, exp *v1alpha1.Experime
 	}
 	exp.Status.CurrentWave = ptr(int32(0))
 	exp.Status.Phase = v1alpha1.PhaseInjecting
-	conditions.MarkTrue(exp, v1alpha1.AdmittedCondition, ReasonAdmitted, "admitted for %d waves", len(waves))
 	r.event(exp, "Normal", ReasonAdmitted, "Admit", "admitted at %s: %d waves", exp.Status.Revision, len(waves))
 	return r.progress(ctx, exp)
 }
@@ -199,7 +206,10 @@ func (r *ExperimentReconciler) progress(ctx context.Context, exp *v1alpha1.Exper
 	now := r.now()
 	w := int(ptrValue(exp.Status.CurrentWave))
 	if w >= len(exp.Status.Waves) {
-		return r.finish(exp, v1alpha1.VerdictPassed, "AllWavesPassed", "every wave passed"), nil
+		return r.conclude(exp)
+	}
+	if b := r.breached(exp); b != nil && exp.Spec.AbortOnBreach {
+		return r.abortOnBreach(ctx, exp, b)
 	}
 	wave := exp.Status.Waves[w]
 	maxParallel := r.maxParallel(exp, w)
@@ -258,10 +268,13 @@ func (r *ExperimentReconciler) progress(ctx context.Context, exp *v1alpha1.Exper
 	case states[v1alpha1.MemberRunning] > 0:
 		exp.Status.Phase = v1alpha1.PhaseRunning
 		conditions.MarkTrue(exp, v1alpha1.InjectedCondition, "Injected", "wave %s: faults active", wave)
+		if err := r.startDuring(exp); err != nil {
+			return r.finish(exp, v1alpha1.VerdictError, "ProbeInvalid", err.Error()), nil
+		}
 	case states[v1alpha1.MemberRecovering] > 0:
 		exp.Status.Phase = v1alpha1.PhaseRecovering
 	default: // every member of the wave is Done or Failed
-		return r.closeWave(exp, w), nil
+		return r.closeWave(exp, w)
 	}
 	msg := fmt.Sprintf("wave %s (%d of %d): %s", wave, w+1, len(exp.Status.Waves), exp.Status.Phase)
 	if len(unreachable) > 0 {
@@ -275,7 +288,7 @@ func (r *ExperimentReconciler) progress(ctx context.Context, exp *v1alpha1.Exper
 }
 
 // closeWave judges a finished wave: the next starts only if it passed.
-func (r *ExperimentReconciler) closeWave(exp *v1alpha1.Experiment, w int) ctrl.Result {
+func (r *ExperimentReconciler) closeWave(exp *v1alpha1.Experiment, w int) (ctrl.Result, error) {
 	wave := exp.Status.Waves[w]
 	var failed []string
 	for _, ts := range exp.Status.Targets {
@@ -285,12 +298,15 @@ func (r *ExperimentReconciler) closeWave(exp *v1alpha1.Experiment, w int) ctrl.R
 	}
 	if len(failed) > 0 {
 		slices.Sort(failed)
-		return r.finish(exp, v1alpha1.VerdictFailed, ReasonWaveFailed, fmt.Sprintf("wave %s failed: %s", wave, strings.Join(failed, "; ")))
+		r.probes.stop(exp)
+		return r.finish(exp, v1alpha1.VerdictFailed, ReasonWaveFailed, fmt.Sprintf("wave %s failed: %s", wave, strings.Join(failed, "; "))), nil
+	}
+	if b := r.breached(exp); b != nil || w+1 >= len(exp.Status.Waves) {
+		// The last wave is over, or a during probe failed: no further wave.
+		exp.Status.CurrentWave = ptr(int32(len(exp.Status.Waves)))
+		return r.conclude(exp)
 	}
 	r.event(exp, "Normal", "WavePassed", "Progress", "wave %s passed", wave)
-	if w+1 >= len(exp.Status.Waves) {
-		return r.finish(exp, v1alpha1.VerdictPassed, "AllWavesPassed", fmt.Sprintf("all %d waves passed", len(exp.Status.Waves)))
-	}
 	exp.Status.CurrentWave = ptr(int32(w + 1))
 	if pause := r.wavePause(exp, w); pause > 0 {
 		next := metav1.NewTime(r.now().Add(pause))
@@ -300,19 +316,69 @@ func (r *ExperimentReconciler) closeWave(exp *v1alpha1.Experiment, w int) ctrl.R
 	}
 	exp.Status.Phase = v1alpha1.PhaseInjecting
 	conditions.MarkReconciling(exp, ReasonProgressing, "wave %s passed; next: %s", wave, exp.Status.Waves[w+1])
-	return ctrl.Result{RequeueAfter: pollInterval}
+	return ctrl.Result{RequeueAfter: pollInterval}, nil
 }
 
-// finish ends the run with a verdict.
+// conclude waits for the after probes, then judges the run from every
+// probe's evidence. An experiment without probes passes when every wave
+// injected and recovered all its targets.
+func (r *ExperimentReconciler) conclude(exp *v1alpha1.Experiment) (ctrl.Result, error) {
+	if len(exp.Spec.Probes) == 0 {
+		return r.finish(exp, v1alpha1.VerdictPassed, "AllWavesPassed", fmt.Sprintf("all %d waves injected and recovered every target", len(exp.Status.Waves))), nil
+	}
+	done, err := r.afterDone(exp)
+	if err != nil {
+		return r.finish(exp, v1alpha1.VerdictError, "ProbeInvalid", err.Error()), nil
+	}
+	if !done {
+		exp.Status.Phase = v1alpha1.PhaseRecovering
+		conditions.MarkReconciling(exp, ReasonProgressing, "every target recovered; waiting for the after probes")
+		return ctrl.Result{RequeueAfter: pollInterval}, nil
+	}
+	ev := r.probes.stop(exp)
+	return r.finishVerdict(exp, verdict.Compute(verdict.Run{Evidence: ev, AbortOnBreach: exp.Spec.AbortOnBreach, Time: r.now()})), nil
+}
+
+// abortOnBreach recovers every target at once because a during probe failed
+// and the experiment says abortOnBreach.
+func (r *ExperimentReconciler) abortOnBreach(ctx context.Context, exp *v1alpha1.Experiment, b *v1alpha1.ProbeEvidence) (ctrl.Result, error) {
+	done, err := r.recoverAll(ctx, exp, exp.Status.Run)
+	if err != nil || !done {
+		exp.Status.Phase = v1alpha1.PhaseRecovering
+		conditions.MarkReconciling(exp, verdict.ReasonProbeBreached, "probe %s breached: recovering every target", b.Probe)
+		return ctrl.Result{RequeueAfter: pollInterval / 5}, err
+	}
+	for i := range exp.Status.Targets {
+		ts := &exp.Status.Targets[i]
+		if ts.State != v1alpha1.MemberWaiting {
+			ts.Recovered = ts.Injected
+			ts.State = v1alpha1.MemberDone
+		}
+	}
+	ev := r.probes.stop(exp)
+	return r.finishVerdict(exp, verdict.Compute(verdict.Run{Evidence: ev, AbortOnBreach: true, Time: r.now()})), nil
+}
+
+// finish ends the run with a verdict of the hub's own (no probe evidence).
 func (r *ExperimentReconciler) finish(exp *v1alpha1.Experiment, result v1alpha1.VerdictResult, reason, msg string) ctrl.Result {
 	now := metav1.NewTime(r.now())
+	return r.finishVerdict(exp, v1alpha1.Verdict{Result: result, Reason: reason, Message: msg, Time: &now})
+}
+
+// finishVerdict ends the run with v.
+func (r *ExperimentReconciler) finishVerdict(exp *v1alpha1.Experiment, v v1alpha1.Verdict) ctrl.Result {
+	now := metav1.NewTime(r.now())
+	result, msg := v.Result, v.Message
+	if v.Time == nil {
+		v.Time = &now
+	}
 	exp.Status.Phase = v1alpha1.PhaseCompleted
 	if result == v1alpha1.VerdictAborted {
 		exp.Status.Phase = v1alpha1.PhaseAborted
 	}
 	exp.Status.EndTime = &now
 	exp.Status.NextWaveTime = nil
-	exp.Status.Verdict = &v1alpha1.Verdict{Result: result, Reason: reason, Message: msg, Time: &now}
+	exp.Status.Verdict = &v
 	conditions.MarkTrue(exp, v1alpha1.VerdictReachedCondition, string(result), "%s", msg)
 	conditions.MarkTrue(exp, v1alpha1.RecoveredCondition, "Recovered", "every target recovered")
 	conditions.MarkTrue(exp, meta.ReadyCondition, string(result), "run %s finished: %s: %s", exp.Status.Run, result, msg)
@@ -344,6 +410,7 @@ func (r *ExperimentReconciler) abortRequested(exp *v1alpha1.Experiment) bool {
 
 // abort recovers every target of the experiment at once.
 func (r *ExperimentReconciler) abort(ctx context.Context, exp *v1alpha1.Experiment) (ctrl.Result, error) {
+	r.probes.stop(exp)
 	done, err := r.recoverAll(ctx, exp, "")
 	if err != nil || !done {
 		conditions.MarkReconciling(exp, ReasonAborted, "abort requested: recovering every target")

@@ -44,7 +44,7 @@ var fleetLabels = map[string]map[string]string{
 // Waves: staging first; prod only after staging passed; at most one prod
 // member at a time; the run ends Passed with every target recovered.
 func TestWavesRollOutInOrder(t *testing.T) {
-	f := startFleet(t, fleetLabels, nil)
+	f := startFleet(t, fleetLabels, fleetOptions{})
 	execs := map[string]*executor{}
 	for name, m := range f.members {
 		runningPods(t, m.Client, "shop", "checkout", "node-1", "node-2")
@@ -96,7 +96,7 @@ func TestWavesRollOutInOrder(t *testing.T) {
 // Deleting the experiment (as the source does when it leaves Git) removes
 // every Injection from every member; abort does the same at once.
 func TestDeleteAndAbortRecoverEverywhere(t *testing.T) {
-	f := startFleet(t, map[string]map[string]string{"a": {"env": "staging"}, "b": {"env": "staging"}}, nil)
+	f := startFleet(t, map[string]map[string]string{"a": {"env": "staging"}, "b": {"env": "staging"}}, fleetOptions{})
 	for name, m := range f.members {
 		runningPods(t, m.Client, "shop", "checkout", "node-1")
 		startExecutor(t, f.ctx, name, m.Client)
@@ -148,7 +148,7 @@ func TestDeleteAndAbortRecoverEverywhere(t *testing.T) {
 // A member whose API server stops is reported unreachable, the run waits,
 // and it resumes when the member is back.
 func TestUnreachableMemberResumes(t *testing.T) {
-	f := startFleet(t, map[string]map[string]string{"edge": {"env": "staging"}}, nil)
+	f := startFleet(t, map[string]map[string]string{"edge": {"env": "staging"}}, fleetOptions{})
 	m := f.members["edge"]
 	runningPods(t, m.Client, "shop", "checkout", "node-1")
 	startExecutor(t, f.ctx, "edge", m.Client)
@@ -177,7 +177,7 @@ func TestUnreachableMemberResumes(t *testing.T) {
 
 // kube-system is refused even without any policy installed.
 func TestProtectedNamespaceDenied(t *testing.T) {
-	f := startFleet(t, map[string]map[string]string{"a": {"env": "staging"}}, nil)
+	f := startFleet(t, map[string]map[string]string{"a": {"env": "staging"}}, fleetOptions{})
 	exp := twoWaveExperiment("dns-chaos", time.Minute)
 	exp.Spec.Selector.Namespaces = []string{"kube-system"}
 	mustCreate(f.ctx, t, f.hub.Client, exp)
@@ -194,7 +194,7 @@ func TestProtectedNamespaceDenied(t *testing.T) {
 // A scheduled experiment runs at each tick, never two runs at once, and
 // keeps a bounded history of verdicts.
 func TestScheduleRunsAtTicksWithoutOverlap(t *testing.T) {
-	f := startFleet(t, map[string]map[string]string{"a": {"env": "staging"}}, nil)
+	f := startFleet(t, map[string]map[string]string{"a": {"env": "staging"}}, fleetOptions{})
 	runningPods(t, f.members["a"].Client, "shop", "checkout", "node-1")
 	startExecutor(t, f.ctx, "a", f.members["a"].Client)
 	exp := twoWaveExperiment("every-few-seconds", time.Second)

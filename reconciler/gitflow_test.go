@@ -71,10 +71,10 @@ func TestGitFlowRollsOutAndRemovalRecovers(t *testing.T) {
 
 	secret := []byte("hook-secret")
 	var receiver *reconciler.Receiver
-	f := startFleet(t, fleetLabels, nil, func(mgr ctrl.Manager) error {
+	f := startFleet(t, fleetLabels, fleetOptions{setup: []func(ctrl.Manager) error{func(mgr ctrl.Manager) error {
 		receiver = &reconciler.Receiver{Client: mgr.GetClient(), Secret: secret}
 		return (&reconciler.ChaosSourceReconciler{Client: mgr.GetClient(), CacheRoot: t.TempDir()}).SetupWithManager(mgr)
-	})
+	}}})
 	hook := httptest.NewServer(receiver)
 	defer hook.Close()
 	push := func() {

@@ -39,10 +39,10 @@ func BenchmarkCommitToInjected(b *testing.B) {
 	git.Commit(b, "chaos", "main", map[string]string{"README.md": "bench"}, "init")
 	secret := []byte("bench")
 	var receiver *reconciler.Receiver
-	f := startFleet(b, labels, nil, func(mgr ctrl.Manager) error {
+	f := startFleet(b, labels, fleetOptions{setup: []func(ctrl.Manager) error{func(mgr ctrl.Manager) error {
 		receiver = &reconciler.Receiver{Client: mgr.GetClient(), Secret: secret}
 		return (&reconciler.ChaosSourceReconciler{Client: mgr.GetClient(), CacheRoot: b.TempDir()}).SetupWithManager(mgr)
-	})
+	}}})
 	hook := httptest.NewServer(receiver)
 	defer hook.Close()
 	for name, m := range f.members {

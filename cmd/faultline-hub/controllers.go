@@ -40,6 +40,10 @@ func setupControllers(mgr ctrl.Manager, o *options) error {
 		Client:   mgr.GetClient(),
 		Clusters: clusters,
 		Lease:    o.injectionLease,
+		WriteBack: &reconciler.WriteBack{
+			Client:     mgr.GetClient(),
+			AuditNotes: o.auditNotes,
+		},
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Experiment controller: %w", err)
 	}

@@ -34,6 +34,7 @@ type options struct {
 	sourceCacheDir      string
 	webhookAddr         string
 	webhookSecretFile   string
+	auditNotes          bool
 	client              runtimeclient.Options
 	logging             logger.Options
 	leaderElection      leaderelection.Options
@@ -52,6 +53,7 @@ func (o *options) bindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.sourceCacheDir, "source-cache-dir", filepath.Join(os.TempDir(), "faultline", "sources"), "Directory of the per-source Git caches.")
 	fs.StringVar(&o.webhookAddr, "webhook-addr", ":9292", "Address of the push-webhook receiver (/hook/github, /hook/gitlab, /hook/gitea, /hook/generic); \"0\" disables it.")
 	fs.StringVar(&o.webhookSecretFile, "webhook-secret-file", "", "File holding the webhook secret (HMAC key or GitLab token). Without it the receiver answers 503.")
+	fs.BoolVar(&o.auditNotes, "audit-notes", true, "Push an audit record per finished run as a git note (refs/notes/faultline) with the source's credentials.")
 	o.client.BindFlags(fs)
 	o.logging.BindFlags(fs)
 	o.leaderElection.BindFlags(fs)
