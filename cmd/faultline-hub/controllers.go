@@ -36,9 +36,14 @@ func setupControllers(mgr ctrl.Manager, o *options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the ChaosSource controller: %w", err)
 	}
+	admitter, err := setupPolicy(mgr)
+	if err != nil {
+		return err
+	}
 	if err := (&reconciler.ExperimentReconciler{
 		Client:   mgr.GetClient(),
 		Clusters: clusters,
+		Admitter: admitter,
 		Lease:    o.injectionLease,
 		WriteBack: &reconciler.WriteBack{
 			Client:     mgr.GetClient(),

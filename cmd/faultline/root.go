@@ -31,8 +31,9 @@ This command talks to the hub cluster with kubectl's flags.`,
 		newCRDsCommand(),
 		newInstallCommand(kube),
 		newAbortCommand(kube),
-		newAuditCommand(),
 		newBuildCommand(),
+		newPlanCommand(kube), newPolicyCommand(), newApproveCommand(kube),
+		newAuditCommand(),
 	)
 	return cmd
 }

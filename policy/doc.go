@@ -1,0 +1,48 @@
+// Package policy decides whether an experiment may run. It evaluates Rego
+// modules (OPA, Rego v1) that the hub owns, never the repository they judge,
+// against an input document describing the experiment, its source, where it
+// would run and how much it would hit, and returns a Decision: allowed, the
+// denials (each naming its policy, rule and offending field), the approvals
+// still required, and warnings.
+//
+// A Policy is compiled once per generation: its modules are parsed and
+// compiled, partially evaluated against its parameters, and one query
+// collecting every deny, approval and warn rule is prepared with
+// rego.PrepareForEval. Evaluate is safe for concurrent use.
+//
+// # Input
+//
+// The input document (see Input) looks like this:
+//
+//	{
+//	  "experiment": {
+//	    "metadata": {"name": "checkout-latency", "namespace": "shop", "labels": {...}, "annotations": {...}},
+//	    "spec": {...},                      // v1alpha1.ExperimentSpec as JSON
+//	    "faultKind": "network/delay"
+//	  },
+//	  "source": {"namespace": "shop", "name": "chaos", "labels": {...},
+//	             "url": "https://...", "revision": "main@sha1:...", "author": "A <a@x>", "signer": "KEYID"},
+//	  "placement": {"targets": [{"kind": "MemberCluster", "name": "prod-eu", "labels": {"env": "prod"}, "wave": "canary"}]},
+//	  "blastRadius": [{"kind": "MemberCluster", "name": "prod-eu", "selected": 3, "matching": 12, "percent": 25}],
+//	  "now": {"time": "2026-11-26T12:00:00+01:00", "ns": 1795690800000000000, "timeZone": "Europe/Berlin"},
+//	  "approvals": [{"name": "a1", "approver": {"username": "alice", "groups": ["sre"]}, "revision": "3f2c1ab", "current": true}],
+//	  "activeExperiments": {"clusters": {"prod-eu": 1}, "agents": {}}
+//	}
+//
+// A policy's parameters (ChaosPolicy spec.data) are data.parameters.
+//
+// # Decision rules
+//
+// Modules report through three multi-value rules in any package:
+//
+//	deny contains {"rule": "...", "field": "spec...", "message": "..."} if { ... }
+//	approval contains {"group": "sre", "count": 1, "reason": "..."} if { ... }
+//	warn contains {"rule": "...", "field": "...", "message": "..."} if { ... }
+//
+// A bare string is accepted as a message; rule then defaults to the last
+// segment of the package. Approvals are the ones still missing: a rule counts
+// the current approvals of the input and asks for the rest.
+//
+// A built-in library of such rules lives in library/, each file with its
+// tests beside it (LibraryRules, LibraryModules, RunTests).
+package policy
