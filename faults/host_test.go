@@ -176,6 +176,14 @@ func TestProcessStopAndContinue(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
 	}
+	// `ip netns exec` becomes sleep by exec: wait until it has, or the
+	// fault may look for "sleep" while the process is still called "ip".
+	if err := eventually(5*time.Second, func() bool {
+		comm, err := os.ReadFile("/proc/" + strconv.Itoa(inside.Process.Pid) + "/comm")
+		return err == nil && strings.TrimSpace(string(comm)) == "sleep"
+	}); err != nil {
+		t.Fatal("the target's sleep never started")
+	}
 	e := openEngine(t)
 	req := &faults.Request{ID: "stop", Target: netTarget(a), Deadline: time.Now().Add(time.Minute),
 		Fault: v1alpha1.FaultSpec{Process: &v1alpha1.ProcessFault{Action: v1alpha1.ProcessStop, Process: "sleep"}}}
