@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,7 +22,11 @@ func (r *ChaosSourceReconciler) stepApply(ctx context.Context, rs *sourceRun) er
 	obj := rs.obj
 	desired := make([]*unstructured.Unstructured, 0, len(rs.built.Experiments))
 	for i := range rs.built.Experiments {
-		u, err := r.desiredExperiment(obj, &rs.built.Experiments[i], rs.revision.String())
+		var committed time.Time
+		if rs.commit != nil {
+			committed = rs.commit.CommitTime
+		}
+		u, err := r.desiredExperiment(obj, &rs.built.Experiments[i], rs.revision.String(), committed)
 		if err != nil {
 			return &transientError{reason: reasonApplyFailed, err: err}
 		}
@@ -68,7 +73,7 @@ func (r *ChaosSourceReconciler) stepApply(ctx context.Context, rs *sourceRun) er
 
 // desiredExperiment is what the source applies: metadata and spec only,
 // labelled with the source, annotated with the revision, controlled by it.
-func (r *ChaosSourceReconciler) desiredExperiment(obj *v1alpha1.ChaosSource, e *v1alpha1.Experiment, revision string) (*unstructured.Unstructured, error) {
+func (r *ChaosSourceReconciler) desiredExperiment(obj *v1alpha1.ChaosSource, e *v1alpha1.Experiment, revision string, committed time.Time) (*unstructured.Unstructured, error) {
 	labels := map[string]string{}
 	for k, v := range e.Labels {
 		labels[k] = v
@@ -79,6 +84,9 @@ func (r *ChaosSourceReconciler) desiredExperiment(obj *v1alpha1.ChaosSource, e *
 		annotations[k] = v
 	}
 	annotations[v1alpha1.RevisionAnnotation] = revision
+	if !committed.IsZero() {
+		annotations[v1alpha1.CommittedAtAnnotation] = committed.UTC().Format(time.RFC3339)
+	}
 	spec, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&e.Spec)
 	if err != nil {
 		return nil, err

@@ -38,10 +38,6 @@ const ExperimentController = "faultline-experiment"
 // every reachable member: removing an experiment from Git stops it everywhere.
 const ExperimentFinalizer = "faultline.dev/recover-injections"
 
-// CommittedAtAnnotation, when the source sets it (RFC 3339), lets the hub
-// measure commit-to-injected time.
-const CommittedAtAnnotation = "faultline.dev/applied-at"
-
 type corePod = corev1.Pod
 
 // ExperimentReconciler runs experiments: admission, waves, Injections in
@@ -228,7 +224,7 @@ func (r *ExperimentReconciler) observeCommitToInjected(exp *v1alpha1.Experiment,
 	if ptrValue(exp.Status.CurrentWave) != 0 {
 		return
 	}
-	if at, err := time.Parse(time.RFC3339Nano, exp.Annotations[CommittedAtAnnotation]); err == nil {
+	if at, err := time.Parse(time.RFC3339Nano, exp.Annotations[v1alpha1.CommittedAtAnnotation]); err == nil {
 		commitToInjected.Observe(now.Sub(at).Seconds())
 	}
 }

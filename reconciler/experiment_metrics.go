@@ -20,7 +20,7 @@ var (
 	}, []string{"member"})
 	commitToInjected = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "faultline_commit_to_injected_seconds",
-		Help:    "Seconds from the source revision being applied to the first wave's faults being active.",
+		Help:    "Seconds from the commit of the source revision to the first wave's faults being active.",
 		Buckets: prometheus.ExponentialBuckets(0.25, 2, 12),
 	})
 	abortToRecovered = prometheus.NewHistogram(prometheus.HistogramOpts{

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1alpha1 "github.com/faultline-dev/faultline/crds/v1alpha1"
 	"github.com/faultline-dev/faultline/internal/testground/gitserver"
@@ -119,6 +120,11 @@ func TestGitFlowRollsOutAndRemovalRecovers(t *testing.T) {
 			t.Log(debug)
 		}
 	}()
+	// The hub measured commit-to-injected time from the commit's own time.
+	if n := histogramCount(t, "faultline_commit_to_injected_seconds"); n == 0 {
+		t.Error("faultline_commit_to_injected_seconds observed nothing")
+	}
+
 	git.Commit(t, "chaos", "main", map[string]string{"experiments/cart.yaml": longExperiment}, "add cart loss")
 	push()
 	eventually(t, 30*time.Second, "cart-loss injected in every member (one Injection per node)", func() bool {
@@ -147,4 +153,23 @@ func TestGitFlowRollsOutAndRemovalRecovers(t *testing.T) {
 		return true
 	})
 	t.Logf("removal: every injection gone %v after the webhook", time.Since(start).Round(time.Millisecond))
+}
+
+// histogramCount reads a histogram's sample count from the hub's registry.
+func histogramCount(t *testing.T, name string) uint64 {
+	t.Helper()
+	mfs, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			var n uint64
+			for _, m := range mf.GetMetric() {
+				n += m.GetHistogram().GetSampleCount()
+			}
+			return n
+		}
+	}
+	return 0
 }

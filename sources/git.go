@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/go-git/go-git/v5"
@@ -147,7 +148,9 @@ type Commit struct {
 	Revision  Revision
 	Author    string // "Name <email>"
 	Committer string
-	Message   string // the subject line
+	// CommitTime is when the commit was made (the committer's time).
+	CommitTime time.Time
+	Message    string // the subject line
 	// Dir is the work tree: the checkout Build must stay inside.
 	Dir string
 
@@ -215,12 +218,13 @@ func (r *Repository) checkout(ctx context.Context, rev Revision) (*Commit, error
 		return nil, fmt.Errorf("cleaning the work tree: %w", err)
 	}
 	return &Commit{
-		Revision:  rev,
-		Author:    signatureString(commit.Author),
-		Committer: signatureString(commit.Committer),
-		Message:   subject(commit.Message),
-		Dir:       r.CacheDir,
-		repo:      repo,
+		Revision:   rev,
+		Author:     signatureString(commit.Author),
+		Committer:  signatureString(commit.Committer),
+		CommitTime: commit.Committer.When,
+		Message:    subject(commit.Message),
+		Dir:        r.CacheDir,
+		repo:       repo,
 	}, nil
 }
 

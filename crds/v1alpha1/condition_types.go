@@ -41,6 +41,9 @@ const (
 	AbortAnnotation = "faultline.dev/abort"
 	// RunLabel names the run an Injection belongs to.
 	RunLabel = "faultline.dev/run"
+	// CommittedAtAnnotation records when the source revision was committed
+	// (RFC 3339), so the hub can measure commit-to-injected time.
+	CommittedAtAnnotation = "faultline.dev/committed-at"
 	// RevisionAnnotation records the source revision an object was built from.
 	RevisionAnnotation = "faultline.dev/revision"
 )
