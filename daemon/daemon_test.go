@@ -156,8 +156,8 @@ func gaugeValue(t testing.TB, reg *prometheus.Registry, name string) (float64, b
 func TestDaemonAppliesReportsAndRecovers(t *testing.T) {
 	e := start(t)
 	ctx := t.Context()
-	echo := rtEcho(t, e.b)
-	base := rtMedianRTT(t, e.a, echo, 9)
+	echo := netns.RTEcho(t, e.b)
+	base := netns.MedianRTT(t, e.a, echo, 9)
 
 	// An Injection for another node is never touched.
 	other := e.injection("elsewhere", "node-2", partition(), time.Minute, "pod-a")
@@ -175,13 +175,13 @@ func TestDaemonAppliesReportsAndRecovers(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("injection never Injected: %+v", got.Status)
 	}
-	if inc := rtMedianRTT(t, e.a, echo, 9) - base; inc < 95*time.Millisecond || inc > 105*time.Millisecond {
+	if inc := netns.MedianRTT(t, e.a, echo, 9) - base; inc < 95*time.Millisecond || inc > 105*time.Millisecond {
 		t.Errorf("RTT increase %v under a 100ms delay injection", inc)
 	}
 	// The status reports the measured delay of the probe packets.
 	var measured float64
 	if err := poll(10*time.Second, 100*time.Millisecond, func() bool {
-		_ = rtMedianRTT(t, e.a, echo, 9) // keep packets flowing
+		_ = netns.MedianRTT(t, e.a, echo, 9) // keep packets flowing
 		if e.c.Get(ctx, key, &got) != nil || len(got.Status.Targets) != 1 {
 			return false
 		}
@@ -226,7 +226,7 @@ func TestDaemonAppliesReportsAndRecovers(t *testing.T) {
 	if n := ourTables(t, e.a); n != 0 {
 		t.Errorf("%d tables of ours left in pod-a after delete", n)
 	}
-	if after := rtMedianRTT(t, e.a, echo, 9); after > base+10*time.Millisecond {
+	if after := netns.MedianRTT(t, e.a, echo, 9); after > base+10*time.Millisecond {
 		t.Errorf("RTT %v after delete, %v before", after, base)
 	}
 	out, _ := exec.Command("ip", "netns", "exec", e.a.NsName, "nft", "list", "ruleset").CombinedOutput()

@@ -19,9 +19,9 @@ func TestDelayAddsLatency(t *testing.T) {
 	n := netns.New(t, []string{"a", "b"})
 	a, b := n.Host("a"), n.Host("b")
 	e := openEngine(t)
-	echo := rtEcho(t, b)
+	echo := netns.RTEcho(t, b)
 
-	base := rtMedianRTT(t, a, echo, 20)
+	base := netns.MedianRTT(t, a, echo, 20)
 	st, err := e.Apply(t.Context(), netReq("delay", a, v1alpha1.NetworkFault{
 		Action: v1alpha1.NetworkDelay, Latency: dur(100 * time.Millisecond),
 	}, b.IP))
@@ -35,7 +35,7 @@ func TestDelayAddsLatency(t *testing.T) {
 	if st.Path != wantPath {
 		t.Errorf("path = %q, want %q (capabilities %s)", st.Path, wantPath, e.Capabilities())
 	}
-	withDelay := rtMedianRTT(t, a, echo, 20)
+	withDelay := netns.MedianRTT(t, a, echo, 20)
 	t.Logf("median RTT %v without, %v with the delay", base, withDelay)
 	if inc := withDelay - base; inc < 95*time.Millisecond || inc > 105*time.Millisecond {
 		t.Errorf("RTT went from %v to %v: increase %v, want 100ms ± 5ms", base, withDelay, inc)
@@ -60,7 +60,7 @@ func TestDelayAddsLatency(t *testing.T) {
 	if err := e.Recover(t.Context(), "delay", "test"); err != nil {
 		t.Fatalf("recover: %v", err)
 	}
-	if after := rtMedianRTT(t, a, echo, 20); after > base+10*time.Millisecond {
+	if after := netns.MedianRTT(t, a, echo, 20); after > base+10*time.Millisecond {
 		t.Errorf("RTT after recovery %v, before %v", after, base)
 	}
 	assertNothingOurs(t, a.NsName, b.NsName)
@@ -318,8 +318,8 @@ func TestDelayJitterAndInboundDirection(t *testing.T) {
 	n := netns.New(t, []string{"a", "b"})
 	a, b := n.Host("a"), n.Host("b")
 	e := openEngine(t)
-	echo := rtEcho(t, b)
-	base := rtMedianRTT(t, a, echo, 10)
+	echo := netns.RTEcho(t, b)
+	base := netns.MedianRTT(t, a, echo, 10)
 
 	// Inbound: the target is a, and only what a receives is delayed.
 	if _, err := e.Apply(t.Context(), netReq("in", a, v1alpha1.NetworkFault{
@@ -327,7 +327,7 @@ func TestDelayJitterAndInboundDirection(t *testing.T) {
 	}, b.IP)); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
-	if inc := rtMedianRTT(t, a, echo, 10) - base; inc < 55*time.Millisecond || inc > 65*time.Millisecond {
+	if inc := netns.MedianRTT(t, a, echo, 10) - base; inc < 55*time.Millisecond || inc > 65*time.Millisecond {
 		t.Errorf("inbound 60ms delay: RTT increase %v", inc)
 	}
 	if !strings.Contains(nftRuleset(t, a.NsName), "hook input") || strings.Contains(nftRuleset(t, a.NsName), "hook output") {
@@ -345,7 +345,7 @@ func TestDelayJitterAndInboundDirection(t *testing.T) {
 	}
 	var rtts []time.Duration
 	for range 40 {
-		rtts = append(rtts, rtMedianRTT(t, a, echo, 1)-base)
+		rtts = append(rtts, netns.MedianRTT(t, a, echo, 1)-base)
 	}
 	lo, hi := slices.Min(rtts), slices.Max(rtts)
 	t.Logf("jitter: added delay from %v to %v", lo, hi)

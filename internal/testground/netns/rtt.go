@@ -1,4 +1,7 @@
-package daemon_test
+package netns
+
+// A UDP echo on one host and a round-trip prober on another: the measuring
+// instrument the fault and daemon tests share.
 
 import (
 	"net"
@@ -8,8 +11,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/faultline-dev/faultline/internal/testground/netns"
 )
 
 // The round-trip prober is a measuring instrument: its own wake-ups must
@@ -44,8 +45,8 @@ func udpSocket(ip net.IP) (int, error) {
 	return fd, nil
 }
 
-// rtEcho serves UDP echo on h until the test ends and returns its address.
-func rtEcho(t testing.TB, h *netns.Host) *unix.SockaddrInet4 {
+// RTEcho serves UDP echo on h until the test ends and returns its address.
+func RTEcho(t testing.TB, h *Host) *unix.SockaddrInet4 {
 	t.Helper()
 	var stop atomic.Bool
 	ready := make(chan *unix.SockaddrInet4, 1)
@@ -84,9 +85,9 @@ func rtEcho(t testing.TB, h *netns.Host) *unix.SockaddrInet4 {
 	return addr
 }
 
-// rtMedianRTT sends n probes from h to an echo server, one at a time, and
+// MedianRTT sends n probes from h to an echo server, one at a time, and
 // returns the median round trip.
-func rtMedianRTT(t testing.TB, h *netns.Host, to *unix.SockaddrInet4, n int) time.Duration {
+func MedianRTT(t testing.TB, h *Host, to *unix.SockaddrInet4, n int) time.Duration {
 	t.Helper()
 	var rtts []time.Duration
 	err := h.Do(func() error {
