@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -13,6 +14,9 @@ import (
 
 	v1alpha1 "github.com/faultline-dev/faultline/crds/v1alpha1"
 )
+
+// applyConcurrency bounds the server-side applies of one revision in flight.
+const applyConcurrency = 8
 
 // stepApply makes the cluster's Experiments of this source exactly the
 // revision's: every one applied with server-side apply (first as a dry run
@@ -33,18 +37,30 @@ func (r *ChaosSourceReconciler) stepApply(ctx context.Context, rs *sourceRun) er
 		desired = append(desired, u)
 	}
 	for _, dryRun := range []bool{true, false} {
+		// The applies of one pass are independent: run them side by side
+		// so a revision of many experiments costs a few round trips, not
+		// one per experiment. The dry-run pass still completes before
+		// anything is applied for real.
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(applyConcurrency)
 		for _, u := range desired {
-			opts := []client.ApplyOption{client.FieldOwner(ChaosSourceController), client.ForceOwnership}
-			if dryRun {
-				opts = append(opts, client.DryRunAll)
-			}
-			if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(u.DeepCopy()), opts...); err != nil {
-				err = fmt.Errorf("applying experiment %s: %w", u.GetName(), err)
-				if dryRun && (apierrors.IsInvalid(err) || apierrors.IsBadRequest(err)) {
-					return &revisionError{reason: reasonApplyFailed, revision: rs.revision.String(), err: err}
+			g.Go(func() error {
+				opts := []client.ApplyOption{client.FieldOwner(ChaosSourceController), client.ForceOwnership}
+				if dryRun {
+					opts = append(opts, client.DryRunAll)
 				}
-				return &transientError{reason: reasonApplyFailed, err: err}
-			}
+				if err := r.Apply(gctx, client.ApplyConfigurationFromUnstructured(u.DeepCopy()), opts...); err != nil {
+					err = fmt.Errorf("applying experiment %s: %w", u.GetName(), err)
+					if dryRun && (apierrors.IsInvalid(err) || apierrors.IsBadRequest(err)) {
+						return &revisionError{reason: reasonApplyFailed, revision: rs.revision.String(), err: err}
+					}
+					return &transientError{reason: reasonApplyFailed, err: err}
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
 		}
 	}
 

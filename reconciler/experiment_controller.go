@@ -18,6 +18,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -63,6 +64,9 @@ type ExperimentReconciler struct {
 	// WriteBack, when set, reports runs to Git: commit statuses on the
 	// revision and audit notes.
 	WriteBack *WriteBack
+	// MaxConcurrentReconciles is how many experiments progress at once
+	// (default 8): each step talks to several member API servers.
+	MaxConcurrentReconciles int
 
 	randMu sync.Mutex
 	rnd    *rand.Rand
@@ -86,8 +90,12 @@ func (r *ExperimentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	r.book = newPhaseBook()
 	r.probes = newProbeSupervisor()
+	if r.MaxConcurrentReconciles <= 0 {
+		r.MaxConcurrentReconciles = 8
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("experiment").
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		For(&v1alpha1.Experiment{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&v1alpha1.Approval{}, handler.EnqueueRequestsFromMapFunc(approvedExperiment)).

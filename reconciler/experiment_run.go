@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
@@ -222,13 +223,15 @@ func (r *ExperimentReconciler) progress(ctx context.Context, exp *v1alpha1.Exper
 			active++
 		}
 	}
-	unreachable := []string{}
+	// Decide which members take a step, then take the steps at once: each
+	// member is another API server, and a wave of ten must not cost ten
+	// round trips in a row.
+	var steps []int
 	for i := range exp.Status.Targets {
 		ts := &exp.Status.Targets[i]
 		if ts.Wave != wave {
 			continue
 		}
-		var err error
 		switch ts.State {
 		case v1alpha1.MemberWaiting:
 			if waitUntil != nil && now.Before(waitUntil.Time) || maxParallel > 0 && active >= maxParallel {
@@ -238,12 +241,28 @@ func (r *ExperimentReconciler) progress(ctx context.Context, exp *v1alpha1.Exper
 				ts.State, ts.Message = v1alpha1.MemberFailed, "this hub does not run host agents yet"
 				continue
 			}
-			if err = r.inject(ctx, exp, ts, now); err == nil && ts.State == v1alpha1.MemberInjecting {
-				active++
-			}
+			active++
+			steps = append(steps, i)
 		case v1alpha1.MemberInjecting, v1alpha1.MemberRunning, v1alpha1.MemberRecovering:
-			err = r.observe(ctx, exp, ts, now)
+			steps = append(steps, i)
 		}
+	}
+	errs := make([]error, len(steps))
+	var wg sync.WaitGroup
+	for j, i := range steps {
+		ts := &exp.Status.Targets[i]
+		wg.Go(func() {
+			if ts.State == v1alpha1.MemberWaiting {
+				errs[j] = r.inject(ctx, exp, ts, now)
+			} else {
+				errs[j] = r.observe(ctx, exp, ts, now)
+			}
+		})
+	}
+	wg.Wait()
+	unreachable := []string{}
+	for j, i := range steps {
+		ts, err := &exp.Status.Targets[i], errs[j]
 		ts.Unreachable = errors.Is(err, federation.ErrUnreachable)
 		switch {
 		case ts.Unreachable:
@@ -284,7 +303,34 @@ func (r *ExperimentReconciler) progress(ctx context.Context, exp *v1alpha1.Exper
 		conditions.MarkUnknown(exp, meta.ReadyCondition, ReasonProgressing, "%s", msg)
 	}
 	conditions.MarkReconciling(exp, ReasonProgressing, "%s", msg)
-	return ctrl.Result{RequeueAfter: pollInterval}, nil
+	return ctrl.Result{RequeueAfter: r.nextPoll(exp, wave, now)}, nil
+}
+
+// runningPoll is how often a wave whose members all have their faults on is
+// looked at: often enough to renew leases and notice an unreachable member,
+// rarely enough that a hub running many experiments is not busy polling.
+const runningPoll = 3 * time.Second
+
+// nextPoll is soon while members are changing state, and otherwise at the
+// earliest member's end or runningPoll. A probe breach wakes the experiment
+// at once, whatever this says.
+func (r *ExperimentReconciler) nextPoll(exp *v1alpha1.Experiment, wave string, now time.Time) time.Duration {
+	next := runningPoll
+	for _, ts := range exp.Status.Targets {
+		if ts.Wave != wave {
+			continue
+		}
+		switch ts.State {
+		case v1alpha1.MemberRunning:
+			if ts.StartTime != nil {
+				next = min(next, max(ts.StartTime.Add(runDuration(exp)).Sub(now), pollInterval/5))
+			}
+		case v1alpha1.MemberDone, v1alpha1.MemberFailed:
+		default:
+			return pollInterval
+		}
+	}
+	return next
 }
 
 // closeWave judges a finished wave: the next starts only if it passed.
