@@ -10,10 +10,13 @@ import (
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/faultline-dev/faultline/faults"
 	"github.com/faultline-dev/faultline/internal/version"
 )
 
 func main() {
+	// The agent re-executes itself for fault helper processes.
+	faults.HelperMain()
 	if err := newRootCommand().ExecuteContext(ctrl.SetupSignalHandler()); err != nil {
 		fmt.Fprintln(os.Stderr, "faultline-agent:", err)
 		os.Exit(1)
@@ -34,7 +37,7 @@ hub's lease lapses. Standalone mode serves a local REST API and CLI.`,
 		SilenceErrors: true,
 	}
 	cmd.SetVersionTemplate("{{.Version}}\n")
-	cmd.AddCommand(newVersionCommand())
+	cmd.AddCommand(newVersionCommand(), newServeCommand())
 	return cmd
 }
 

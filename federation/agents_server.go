@@ -1,0 +1,378 @@
+package federation
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/faultline-dev/faultline/crds/v1alpha1"
+	"github.com/faultline-dev/faultline/hostagent/agentapi"
+)
+
+// Defaults of AgentServer.
+const (
+	DefaultAgentLease          = 30 * time.Second
+	DefaultAgentGrace          = 40 * time.Second
+	DefaultAgentStatusInterval = 60 * time.Second
+	maxAgentBody               = 4 << 20
+)
+
+// AgentServer is the hub's agent API (an http.Handler) and the in-memory
+// registry of host agents. Heartbeats are held in memory; HostAgent status
+// is written by Start's loop on change or every StatusInterval, like node
+// Leases, so a large fleet does not flood the API server.
+type AgentServer struct {
+	// Client of the hub cluster.
+	Client client.Client
+	// Namespace holds join tokens and agent credential Secrets.
+	Namespace string
+	// Lease is how long an agent may run hub-issued faults without hearing
+	// from the hub; 0 means DefaultAgentLease.
+	Lease time.Duration
+	// Grace after the last heartbeat before an agent is Lost; 0 means
+	// DefaultAgentGrace.
+	Grace time.Duration
+	// StatusInterval is the slow cadence of HostAgent status writes when
+	// nothing changed; 0 means DefaultAgentStatusInterval.
+	StatusInterval time.Duration
+	Log            logr.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	reg registry
+}
+
+func (s *AgentServer) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *AgentServer) lease() time.Duration {
+	if s.Lease > 0 {
+		return s.Lease
+	}
+	return DefaultAgentLease
+}
+
+func (s *AgentServer) grace() time.Duration {
+	if s.Grace > 0 {
+		return s.Grace
+	}
+	return DefaultAgentGrace
+}
+
+func (s *AgentServer) statusInterval() time.Duration {
+	if s.StatusInterval > 0 {
+		return s.StatusInterval
+	}
+	return DefaultAgentStatusInterval
+}
+
+// ServeHTTP implements http.Handler.
+func (s *AgentServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeErr(w, http.StatusMethodNotAllowed, errors.New("only POST is served"))
+		return
+	}
+	switch r.URL.Path {
+	case agentapi.RegisterPath:
+		s.register(w, r)
+	case agentapi.HeartbeatPath:
+		s.heartbeat(w, r)
+	default:
+		writeErr(w, http.StatusNotFound, fmt.Errorf("no such endpoint %q", r.URL.Path))
+	}
+}
+
+// NewAgentHTTPServer returns an *http.Server for handler on addr, with TLS
+// from certFile and keyFile when both are set (serve it with
+// ListenAndServeTLS("", "")).
+func NewAgentHTTPServer(addr string, handler http.Handler, certFile, keyFile string) (*http.Server, error) {
+	srv := &http.Server{Addr: addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	if certFile == "" && keyFile == "" {
+		return srv, nil
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("agent API TLS key pair %s, %s: %w", certFile, keyFile, err)
+	}
+	srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	return srv, nil
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+func decodeStrict(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxAgentBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("malformed JSON body: %w", err)
+	}
+	if dec.More() {
+		return errors.New("malformed JSON body: trailing data after the object")
+	}
+	return nil
+}
+
+func writeErr(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, agentapi.Error{Error: err.Error()})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+var nonName = regexp.MustCompile(`[^a-z0-9.-]+`)
+
+// AgentName turns a hostname into a HostAgent name (a DNS subdomain).
+func AgentName(hostname string) string {
+	var labels []string
+	for _, l := range strings.Split(nonName.ReplaceAllString(strings.ToLower(hostname), "-"), ".") {
+		if l = strings.Trim(l, "-"); l != "" {
+			labels = append(labels, l)
+		}
+	}
+	n := strings.Join(labels, ".")
+	// Leave room for the credential Secret's prefix.
+	if len(n) > 253-len(agentSecretPrefix) {
+		n = strings.Trim(n[:253-len(agentSecretPrefix)], "-.")
+	}
+	return n
+}
+
+func validateRegister(req *agentapi.RegisterRequest) error {
+	var errs []error
+	if req.Hostname == "" || AgentName(req.Hostname) == "" {
+		errs = append(errs, errors.New("field hostname: must be a non-empty host name"))
+	}
+	if len(req.Addresses) > 64 {
+		errs = append(errs, errors.New("field addresses: at most 64"))
+	}
+	if len(req.Capabilities) > 64 {
+		errs = append(errs, errors.New("field capabilities: at most 64"))
+	}
+	for k, v := range req.Labels {
+		for _, m := range validation.IsQualifiedName(k) {
+			errs = append(errs, fmt.Errorf("field labels[%q]: %s", k, m))
+		}
+		for _, m := range validation.IsValidLabelValue(v) {
+			errs = append(errs, fmt.Errorf("field labels[%q] value: %s", k, m))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *AgentServer) register(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var req agentapi.RegisterRequest
+	if err := decodeStrict(r, &req); err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return
+	}
+	if err := validateRegister(&req); err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return
+	}
+	if err := s.consumeToken(ctx, bearer(r)); err != nil {
+		if errors.Is(err, errBadToken) {
+			writeErr(w, http.StatusUnauthorized, err)
+			return
+		}
+		s.Log.Error(err, "register")
+		writeErr(w, http.StatusInternalServerError, errors.New("hub could not check the token"))
+		return
+	}
+	name := AgentName(req.Hostname)
+	cred, hash, err := newCredential()
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err)
+		return
+	}
+	if err := s.upsertAgent(ctx, name, &req, hash); err != nil {
+		s.Log.Error(err, "register", "agent", name)
+		writeErr(w, http.StatusInternalServerError, fmt.Errorf("register %s: %w", name, err))
+		return
+	}
+	s.reg.mu.Lock()
+	st := s.reg.state(name)
+	st.credHash, st.lastSeq, st.registered, st.dirty = hash, 0, s.now(), true
+	s.reg.mu.Unlock()
+	s.Log.Info("agent registered", "agent", name)
+	writeJSON(w, http.StatusOK, agentapi.RegisterResponse{Agent: name, Credential: cred})
+}
+
+func newCredential() (cred string, hash []byte, _ error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", nil, fmt.Errorf("generate credential: %w", err)
+	}
+	cred = hex.EncodeToString(b)
+	return cred, sha([]byte(cred)), nil
+}
+
+// upsertAgent creates or updates the HostAgent and its credential Secret.
+func (s *AgentServer) upsertAgent(ctx context.Context, name string, req *agentapi.RegisterRequest, hash []byte) error {
+	ha := &v1alpha1.HostAgent{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if _, err := controllerutil.CreateOrPatch(ctx, s.Client, ha, func() error {
+		ha.Labels = req.Labels
+		suspend := ha.Spec.Suspend
+		ha.Spec = v1alpha1.HostAgentSpec{
+			Hostname: req.Hostname, Addresses: req.Addresses, OS: req.OS, Arch: req.Arch,
+			KernelVersion: req.Kernel, AgentVersion: req.Version, Capabilities: req.Capabilities,
+			Suspend: suspend,
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("host agent: %w", err)
+	}
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: agentSecretPrefix + name}}
+	if _, err := controllerutil.CreateOrPatch(ctx, s.Client, sec, func() error {
+		if sec.Labels == nil {
+			sec.Labels = map[string]string{}
+		}
+		sec.Labels[agentLabel] = name
+		sec.Data = map[string][]byte{agentCredentialKey: []byte(hex.EncodeToString(hash))}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("credential secret: %w", err)
+	}
+	return nil
+}
+
+var errBadCredential = errors.New("unknown agent or bad credential")
+
+// credentialHash returns agent's credential hash, from memory or, after a
+// hub restart, from its Secret.
+func (s *AgentServer) credentialHash(ctx context.Context, agent string) ([]byte, error) {
+	s.reg.mu.Lock()
+	if st, ok := s.reg.agents[agent]; ok && st.credHash != nil {
+		h := st.credHash
+		s.reg.mu.Unlock()
+		return h, nil
+	}
+	s.reg.mu.Unlock()
+	var sec corev1.Secret
+	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: agentSecretPrefix + agent}, &sec); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, errBadCredential
+		}
+		return nil, err
+	}
+	h, err := hex.DecodeString(string(sec.Data[agentCredentialKey]))
+	if err != nil || len(h) == 0 {
+		return nil, errBadCredential
+	}
+	s.reg.mu.Lock()
+	defer s.reg.mu.Unlock()
+	st := s.reg.state(agent)
+	if st.credHash == nil {
+		st.credHash = h
+	}
+	return st.credHash, nil
+}
+
+func validateHeartbeat(req *agentapi.HeartbeatRequest) error {
+	var errs []error
+	if req.Agent == "" {
+		errs = append(errs, errors.New("field agent: required"))
+	}
+	if req.Seq == 0 {
+		errs = append(errs, errors.New("field seq: must be positive"))
+	}
+	for i, inj := range req.Observed {
+		if inj.Name == "" {
+			errs = append(errs, fmt.Errorf("field observed[%d].metadata.name: required", i))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *AgentServer) heartbeat(w http.ResponseWriter, r *http.Request) {
+	var req agentapi.HeartbeatRequest
+	if err := decodeStrict(r, &req); err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return
+	}
+	if err := validateHeartbeat(&req); err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return
+	}
+	hash, err := s.credentialHash(r.Context(), req.Agent)
+	if err != nil {
+		if errors.Is(err, errBadCredential) {
+			writeErr(w, http.StatusUnauthorized, err)
+			return
+		}
+		writeErr(w, http.StatusInternalServerError, errors.New("hub could not check the credential"))
+		return
+	}
+	if subtle.ConstantTimeCompare(hash, sha([]byte(bearer(r)))) != 1 {
+		writeErr(w, http.StatusUnauthorized, errBadCredential)
+		return
+	}
+
+	now := s.now()
+	s.reg.mu.Lock()
+	st := s.reg.state(req.Agent)
+	if req.Seq <= st.lastSeq {
+		last := st.lastSeq
+		s.reg.mu.Unlock()
+		writeErr(w, http.StatusConflict, fmt.Errorf("field seq: %d is not after %d (replayed heartbeat)", req.Seq, last))
+		return
+	}
+	st.lastSeq = req.Seq
+	st.lastHeartbeat = now
+	st.leaseExpires = now.Add(s.lease())
+	st.observed = req.Observed
+	st.selfRecovered = append(st.selfRecovered, req.SelfRecovered...)
+	if active := countActive(req.Observed); active != st.writtenActive || !st.writtenReady || len(req.SelfRecovered) > 0 {
+		st.dirty = true
+	}
+	resp := agentapi.HeartbeatResponse{Desired: deepCopyInjections(st.desired), LeaseExpiresAt: st.leaseExpires}
+	s.reg.mu.Unlock()
+	if resp.Desired == nil {
+		resp.Desired = []v1alpha1.Injection{}
+	}
+	if len(req.SelfRecovered) > 0 {
+		s.Log.Info("agent recovered injections on its own after its lease lapsed", "agent", req.Agent, "injections", req.SelfRecovered)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func countActive(injs []v1alpha1.Injection) int32 {
+	var n int32
+	for _, inj := range injs {
+		if inj.Status.Phase == v1alpha1.InjectionInjected || inj.Status.Phase == v1alpha1.InjectionInjecting {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,18 @@
+package hostagent_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/faultline-dev/faultline/faults"
+)
+
+// TestMain lets the test binary serve as its own helper process.
+func TestMain(m *testing.M) {
+	faults.HelperMain()
+	ctrllog.SetLogger(logr.Discard())
+	os.Exit(m.Run())
+}
