@@ -52,6 +52,9 @@ func setupControllers(mgr ctrl.Manager, o *options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Experiment controller: %w", err)
 	}
+	if err := addAgentAPI(mgr, o); err != nil {
+		return err
+	}
 	return addWebhookReceiver(mgr, o)
 }
 

@@ -37,7 +37,7 @@ func TestHubServesProbesAndMetrics(t *testing.T) {
 	if err := os.WriteFile(kc, hub.KubeConfig, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	metricsAddr, healthAddr, hookAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	metricsAddr, healthAddr, hookAddr, agentAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	secretFile := filepath.Join(t.TempDir(), "hook-secret")
 	if err := os.WriteFile(secretFile, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -48,7 +48,7 @@ func TestHubServesProbesAndMetrics(t *testing.T) {
 	cmd := newRootCommand()
 	cmd.SetArgs([]string{"--kubeconfig", kc, "--metrics-addr", metricsAddr, "--health-addr", healthAddr,
 		"--kube-api-qps", "20", "--log-level", "error", "--webhook-addr", hookAddr,
-		"--webhook-secret-file", secretFile, "--source-cache-dir", t.TempDir()})
+		"--webhook-secret-file", secretFile, "--source-cache-dir", t.TempDir(), "--agent-addr", agentAddr, "--agent-insecure"})
 	go func() { done <- cmd.ExecuteContext(ctx) }()
 
 	waitOK(t, "http://"+healthAddr+"/readyz", done)
@@ -74,6 +74,16 @@ func TestHubServesProbesAndMetrics(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("unsigned push got %d, want 401", resp.StatusCode)
+	}
+
+	// The agent API is up and refuses a registration without a join token.
+	resp, err = http.Post("http://"+agentAddr+"/v1/register", "application/json", strings.NewReader(`{"token":"nope","hostname":"h1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("registration with a bad token got %d, want 401 (or 400)", resp.StatusCode)
 	}
 
 	cancel()

@@ -35,6 +35,10 @@ type options struct {
 	webhookAddr         string
 	webhookSecretFile   string
 	auditNotes          bool
+	agentAddr           string
+	agentTLSCert        string
+	agentTLSKey         string
+	agentInsecure       bool
 	client              runtimeclient.Options
 	logging             logger.Options
 	leaderElection      leaderelection.Options
@@ -54,6 +58,10 @@ func (o *options) bindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.webhookAddr, "webhook-addr", ":9292", "Address of the push-webhook receiver (/hook/github, /hook/gitlab, /hook/gitea, /hook/generic); \"0\" disables it.")
 	fs.StringVar(&o.webhookSecretFile, "webhook-secret-file", "", "File holding the webhook secret (HMAC key or GitLab token). Without it the receiver answers 503.")
 	fs.BoolVar(&o.auditNotes, "audit-notes", true, "Push an audit record per finished run as a git note (refs/notes/faultline) with the source's credentials.")
+	fs.StringVar(&o.agentAddr, "agent-addr", "", "Address of the host agents' API (registration, heartbeats); empty disables it.")
+	fs.StringVar(&o.agentTLSCert, "agent-tls-cert", "", "TLS certificate of the agent API.")
+	fs.StringVar(&o.agentTLSKey, "agent-tls-key", "", "TLS key of the agent API.")
+	fs.BoolVar(&o.agentInsecure, "agent-insecure", false, "Serve the agent API without TLS (local trials only: credentials travel in the clear).")
 	o.client.BindFlags(fs)
 	o.logging.BindFlags(fs)
 	o.leaderElection.BindFlags(fs)

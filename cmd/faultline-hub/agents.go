@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/faultline-dev/faultline/federation"
+)
+
+// addAgentAPI serves the host agents' registration and heartbeat API on its
+// own port, with TLS unless explicitly told otherwise.
+func addAgentAPI(mgr ctrl.Manager, o *options) error {
+	if o.agentAddr == "" || o.agentAddr == "0" {
+		return nil
+	}
+	if (o.agentTLSCert == "" || o.agentTLSKey == "") && !o.agentInsecure {
+		return errors.New("--agent-addr needs --agent-tls-cert and --agent-tls-key (or --agent-insecure for a local trial)")
+	}
+	ns := os.Getenv("POD_NAMESPACE")
+	if ns == "" {
+		ns = "faultline-system"
+	}
+	api := &federation.AgentServer{Client: mgr.GetClient(), Namespace: ns, Log: mgr.GetLogger().WithName("agents")}
+	srv, err := federation.NewAgentHTTPServer(o.agentAddr, api, o.agentTLSCert, o.agentTLSKey)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(api); err != nil {
+		return fmt.Errorf("adding the agent status loop: %w", err)
+	}
+	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		errc := make(chan error, 1)
+		go func() {
+			if srv.TLSConfig != nil {
+				errc <- srv.ListenAndServeTLS("", "")
+			} else {
+				errc <- srv.ListenAndServe()
+			}
+		}()
+		select {
+		case err := <-errc:
+			return fmt.Errorf("agent API: %w", err)
+		case <-ctx.Done():
+			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("stopping the agent API: %w", err)
+			}
+			return nil
+		}
+	}))
+}
