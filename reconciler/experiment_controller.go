@@ -64,14 +64,18 @@ type ExperimentReconciler struct {
 	// WriteBack, when set, reports runs to Git: commit statuses on the
 	// revision and audit notes.
 	WriteBack *WriteBack
+	// Agents runs injections on host agents; nil: experiments placed on
+	// agents fail their agent members with a reason.
+	Agents AgentFleet
 	// MaxConcurrentReconciles is how many experiments progress at once
 	// (default 8): each step talks to several member API servers.
 	MaxConcurrentReconciles int
 
-	randMu sync.Mutex
-	rnd    *rand.Rand
-	book   *phaseBook
-	probes *probeSupervisor
+	agentMu sync.Mutex
+	randMu  sync.Mutex
+	rnd     *rand.Rand
+	book    *phaseBook
+	probes  *probeSupervisor
 }
 
 // SetupWithManager registers the controller.

@@ -35,6 +35,7 @@ type fleet struct {
 // fleetOptions tune the hub of a fleet.
 type fleetOptions struct {
 	admitter  reconciler.Admitter
+	agents    reconciler.AgentFleet
 	writeBack func(ctrl.Manager) *reconciler.WriteBack
 	setup     []func(ctrl.Manager) error
 }
@@ -76,7 +77,7 @@ func startFleet(t testing.TB, labels map[string]map[string]string, o fleetOption
 		t.Fatal(err)
 	}
 	er := &reconciler.ExperimentReconciler{Client: mgr.GetClient(), Clusters: cache, Admitter: o.admitter,
-		Lease: 10 * time.Second, Grace: 5 * time.Second}
+		Agents: o.agents, Lease: 10 * time.Second, Grace: 5 * time.Second}
 	if o.writeBack != nil {
 		er.WriteBack = o.writeBack(mgr)
 	}

@@ -237,10 +237,6 @@ func (r *ExperimentReconciler) progress(ctx context.Context, exp *v1alpha1.Exper
 			if waitUntil != nil && now.Before(waitUntil.Time) || maxParallel > 0 && active >= maxParallel {
 				continue
 			}
-			if ts.Kind == federation.KindHostAgent {
-				ts.State, ts.Message = v1alpha1.MemberFailed, "this hub does not run host agents yet"
-				continue
-			}
 			active++
 			steps = append(steps, i)
 		case v1alpha1.MemberInjecting, v1alpha1.MemberRunning, v1alpha1.MemberRecovering:
@@ -252,9 +248,15 @@ func (r *ExperimentReconciler) progress(ctx context.Context, exp *v1alpha1.Exper
 	for j, i := range steps {
 		ts := &exp.Status.Targets[i]
 		wg.Go(func() {
-			if ts.State == v1alpha1.MemberWaiting {
+			agent := ts.Kind == federation.KindHostAgent
+			switch {
+			case ts.State == v1alpha1.MemberWaiting && agent:
+				errs[j] = r.injectAgent(ctx, exp, ts, now)
+			case ts.State == v1alpha1.MemberWaiting:
 				errs[j] = r.inject(ctx, exp, ts, now)
-			} else {
+			case agent:
+				errs[j] = r.observeAgent(exp, ts, now)
+			default:
 				errs[j] = r.observe(ctx, exp, ts, now)
 			}
 		})
@@ -541,7 +543,9 @@ func (r *ExperimentReconciler) recoverAll(ctx context.Context, exp *v1alpha1.Exp
 		left += res.left
 		errs = append(errs, res.err)
 	}
-	return left == 0, errors.Join(errs...)
+	agentsDone, err := r.recoverAgents(ctx, exp, run)
+	errs = append(errs, err)
+	return left == 0 && agentsDone, errors.Join(errs...)
 }
 
 func (r *ExperimentReconciler) maxParallel(exp *v1alpha1.Experiment, w int) int {

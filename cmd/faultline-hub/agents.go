@@ -15,13 +15,14 @@ import (
 )
 
 // addAgentAPI serves the host agents' registration and heartbeat API on its
-// own port, with TLS unless explicitly told otherwise.
-func addAgentAPI(mgr ctrl.Manager, o *options) error {
+// own port, with TLS unless explicitly told otherwise. It returns the API
+// (the fleet experiments are placed on), or nil when it is disabled.
+func addAgentAPI(mgr ctrl.Manager, o *options) (*federation.AgentServer, error) {
 	if o.agentAddr == "" || o.agentAddr == "0" {
-		return nil
+		return nil, nil
 	}
 	if (o.agentTLSCert == "" || o.agentTLSKey == "") && !o.agentInsecure {
-		return errors.New("--agent-addr needs --agent-tls-cert and --agent-tls-key (or --agent-insecure for a local trial)")
+		return nil, errors.New("--agent-addr needs --agent-tls-cert and --agent-tls-key (or --agent-insecure for a local trial)")
 	}
 	ns := os.Getenv("POD_NAMESPACE")
 	if ns == "" {
@@ -30,12 +31,12 @@ func addAgentAPI(mgr ctrl.Manager, o *options) error {
 	api := &federation.AgentServer{Client: mgr.GetClient(), Namespace: ns, Log: mgr.GetLogger().WithName("agents")}
 	srv, err := federation.NewAgentHTTPServer(o.agentAddr, api, o.agentTLSCert, o.agentTLSKey)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := mgr.Add(api); err != nil {
-		return fmt.Errorf("adding the agent status loop: %w", err)
+		return nil, fmt.Errorf("adding the agent status loop: %w", err)
 	}
-	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+	return api, mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		errc := make(chan error, 1)
 		go func() {
 			if srv.TLSConfig != nil {

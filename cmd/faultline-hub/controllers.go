@@ -40,10 +40,15 @@ func setupControllers(mgr ctrl.Manager, o *options) error {
 	if err != nil {
 		return err
 	}
+	agents, err := addAgentAPI(mgr, o)
+	if err != nil {
+		return err
+	}
 	if err := (&reconciler.ExperimentReconciler{
 		Client:   mgr.GetClient(),
 		Clusters: clusters,
 		Admitter: admitter,
+		Agents:   agentFleet(agents),
 		Lease:    o.injectionLease,
 		WriteBack: &reconciler.WriteBack{
 			Client:     mgr.GetClient(),
@@ -51,9 +56,6 @@ func setupControllers(mgr ctrl.Manager, o *options) error {
 		},
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Experiment controller: %w", err)
-	}
-	if err := addAgentAPI(mgr, o); err != nil {
-		return err
 	}
 	return addWebhookReceiver(mgr, o)
 }
@@ -90,4 +92,12 @@ func addWebhookReceiver(mgr ctrl.Manager, o *options) error {
 			return nil
 		}
 	}))
+}
+
+// agentFleet keeps a disabled agent API a nil interface, not a typed nil.
+func agentFleet(a *federation.AgentServer) reconciler.AgentFleet {
+	if a == nil {
+		return nil
+	}
+	return a
 }
