@@ -1,14 +1,12 @@
 package hostagent_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,24 +15,6 @@ import (
 	"github.com/faultline-dev/faultline/internal/testground"
 	"github.com/faultline-dev/faultline/internal/testground/netns"
 )
-
-// syncBuffer collects a process's output for the test log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func buildAgent(t *testing.T) string {
 	t.Helper()
@@ -70,7 +50,7 @@ func TestAgentBinaryKill9RecoversFromJournal(t *testing.T) {
 	// start runs the agent; the returned channel is closed when it exits,
 	// with its Wait error stored in *waitErr.
 	start := func(name string) (cmd *exec.Cmd, exited <-chan struct{}, waitErr *error) {
-		out := &syncBuffer{}
+		out := &testground.Output{}
 		cmd = a.Exec(context.WithoutCancel(t.Context()), bin, "serve", "--hub", ts.URL, "--token-file", tokenFile,
 			"--journal", filepath.Join(dir, "journal.db"), "--interval", "200ms", "--ca-file", caFile,
 			"--hostname", "host-a", "--labels", "rack=r1")

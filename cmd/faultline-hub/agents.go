@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
-	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/faultline-dev/faultline/federation"
 )
@@ -36,25 +32,5 @@ func addAgentAPI(mgr ctrl.Manager, o *options) (*federation.AgentServer, error) 
 	if err := mgr.Add(api); err != nil {
 		return nil, fmt.Errorf("adding the agent status loop: %w", err)
 	}
-	return api, mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		errc := make(chan error, 1)
-		go func() {
-			if srv.TLSConfig != nil {
-				errc <- srv.ListenAndServeTLS("", "")
-			} else {
-				errc <- srv.ListenAndServe()
-			}
-		}()
-		select {
-		case err := <-errc:
-			return fmt.Errorf("agent API: %w", err)
-		case <-ctx.Done():
-			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("stopping the agent API: %w", err)
-			}
-			return nil
-		}
-	}))
+	return api, mgr.Add(serveRunnable("agent API", srv))
 }

@@ -2,15 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/faultline-dev/faultline/federation"
 	"github.com/faultline-dev/faultline/reconciler"
@@ -77,21 +74,7 @@ func addWebhookReceiver(mgr ctrl.Manager, o *options) error {
 	mux := http.NewServeMux()
 	mux.Handle("/hook/", &reconciler.Receiver{Client: mgr.GetClient(), Secret: secret, Log: mgr.GetLogger().WithName("receiver")})
 	srv := &http.Server{Addr: o.webhookAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		errc := make(chan error, 1)
-		go func() { errc <- srv.ListenAndServe() }()
-		select {
-		case err := <-errc:
-			return fmt.Errorf("webhook receiver: %w", err)
-		case <-ctx.Done():
-			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("stopping webhook receiver: %w", err)
-			}
-			return nil
-		}
-	}))
+	return mgr.Add(serveRunnable("webhook receiver", srv))
 }
 
 // agentFleet keeps a disabled agent API a nil interface, not a typed nil.

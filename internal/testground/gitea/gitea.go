@@ -1,7 +1,6 @@
 package gitea
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -15,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,7 +41,7 @@ type Server struct {
 	bin, dir, cfg string
 	env           []string
 	cmd           *exec.Cmd
-	out           *syncBuffer
+	out           *testground.Output
 	done          chan struct{}
 	waitErr       error
 }
@@ -116,7 +114,7 @@ func New(bin, dir string) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s := &Server{bin: bin, dir: dir, out: &syncBuffer{}, done: make(chan struct{})}
+		s := &Server{bin: bin, dir: dir, out: &testground.Output{}, done: make(chan struct{})}
 		if err := s.configure(static, port); err != nil {
 			return nil, err
 		}
@@ -334,21 +332,4 @@ func randomHex(n int) string {
 	b := make([]byte, n/2)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

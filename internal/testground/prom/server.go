@@ -1,7 +1,6 @@
 package prom
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,7 +26,7 @@ type Server struct {
 	URL string
 
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testground.Output
 	done chan struct{}
 	err  error // set before done is closed
 }
@@ -110,7 +108,7 @@ func start(bin, dir string, targets []string) (*Server, error) {
 
 func launch(bin, dir, cfg string, port int) (*Server, error) {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	s := &Server{URL: "http://" + addr, out: &syncBuffer{}, done: make(chan struct{})}
+	s := &Server{URL: "http://" + addr, out: &testground.Output{}, done: make(chan struct{})}
 	s.cmd = exec.Command(bin,
 		"--config.file="+cfg,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
@@ -206,19 +204,3 @@ func freePort() (int, error) {
 }
 
 // syncBuffer collects a child's output; exec writes to it from two goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
