@@ -12,7 +12,7 @@ STATICCHECK    := $(BIN)/staticcheck
 # Packages that need neither root nor a control plane.
 UNIT_PKGS  ?= ./...
 
-.PHONY: all build generate test test-unit lint vet envtest-assets gitea-assets tools clean help run check-generated bench-rollout
+.PHONY: all build generate test test-unit lint vet envtest-assets gitea-assets tools clean help run check-generated check-tidy bench-rollout
 
 all: build
 
@@ -59,6 +59,9 @@ clean: ## Removes bin/.
 run: build ## Runs the hub against a local control plane (until the demo lands: `make demo`).
 	@hack/envtest-assets.sh >/dev/null
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh | tail -n1)" go run ./hack/devhub
+
+check-tidy: ## Fails when go.mod/go.sum are not what `go mod tidy` makes them.
+	go mod tidy -diff
 
 check-generated: generate ## Fails when generated code or CRDs differ from what is committed.
 	@git diff --exit-code -- crds/ || { echo "generated files are stale: run 'make generate' and commit" >&2; exit 1; }
