@@ -42,6 +42,10 @@ const (
 type AgentServer struct {
 	// Client of the hub cluster.
 	Client client.Client
+	// SecretReader reads join tokens and credentials; nil: Client. The hub
+	// passes its uncached API reader, so it neither caches every Secret of
+	// the cluster nor refuses a token created a moment ago.
+	SecretReader client.Reader
 	// Namespace holds join tokens and agent credential Secrets.
 	Namespace string
 	// Lease is how long an agent may run hub-issued faults without hearing
@@ -58,6 +62,13 @@ type AgentServer struct {
 	Now func() time.Time
 
 	reg registry
+}
+
+func (s *AgentServer) secrets() client.Reader {
+	if s.SecretReader != nil {
+		return s.SecretReader
+	}
+	return s.Client
 }
 
 func (s *AgentServer) now() time.Time {
@@ -280,7 +291,7 @@ func (s *AgentServer) credentialHash(ctx context.Context, agent string) ([]byte,
 	}
 	s.reg.mu.Unlock()
 	var sec corev1.Secret
-	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: agentSecretPrefix + agent}, &sec); err != nil {
+	if err := s.secrets().Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: agentSecretPrefix + agent}, &sec); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, errBadCredential
 		}

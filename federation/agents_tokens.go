@@ -43,7 +43,7 @@ func (s *AgentServer) consumeToken(ctx context.Context, token string) error {
 		return errBadToken
 	}
 	var list corev1.SecretList
-	if err := s.Client.List(ctx, &list, client.InNamespace(s.Namespace), client.HasLabels{JoinTokenLabel}); err != nil {
+	if err := s.secrets().List(ctx, &list, client.InNamespace(s.Namespace), client.HasLabels{JoinTokenLabel}); err != nil {
 		return fmt.Errorf("list join tokens: %w", err)
 	}
 	for i := range list.Items {

@@ -27,7 +27,7 @@ func TestExperimentRunsOnHostAgents(t *testing.T) {
 	f := startFleet(t, map[string]map[string]string{"a": {"env": "staging"}}, fleetOptions{
 		agents: api,
 		setup: []func(ctrl.Manager) error{func(mgr ctrl.Manager) error {
-			api.Client = mgr.GetClient()
+			api.Client, api.SecretReader = mgr.GetClient(), mgr.GetAPIReader()
 			return mgr.Add(api)
 		}},
 	})

@@ -24,7 +24,7 @@ func addAgentAPI(mgr ctrl.Manager, o *options) (*federation.AgentServer, error) 
 	if ns == "" {
 		ns = "faultline-system"
 	}
-	api := &federation.AgentServer{Client: mgr.GetClient(), Namespace: ns, Log: mgr.GetLogger().WithName("agents")}
+	api := &federation.AgentServer{Client: mgr.GetClient(), SecretReader: mgr.GetAPIReader(), Namespace: ns, Log: mgr.GetLogger().WithName("agents")}
 	srv, err := federation.NewAgentHTTPServer(o.agentAddr, api, o.agentTLSCert, o.agentTLSKey)
 	if err != nil {
 		return nil, err
