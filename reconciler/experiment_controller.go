@@ -149,7 +149,7 @@ func (r *ExperimentReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 				v1alpha1.AdmittedCondition, v1alpha1.InjectedCondition, v1alpha1.RecoveredCondition, v1alpha1.VerdictReachedCondition}},
 			patch.WithFieldOwner(hubFieldOwner),
 		}
-		if isTerminal(exp.Status.Phase) {
+		if exp.Status.Phase.Terminal() {
 			opts = append(opts, patch.WithStatusObservedGeneration{})
 		}
 		if err := patcher.Patch(ctx, exp, opts...); err != nil {
@@ -193,15 +193,25 @@ func (r *ExperimentReconciler) placementOf(ctx context.Context, exp *v1alpha1.Ex
 	if exp.Spec.Placement != nil {
 		return exp.Spec.Placement, nil
 	}
+	src, err := ownerSource(ctx, r.Client, exp)
+	if err != nil || src == nil {
+		return nil, err
+	}
+	return src.Spec.Placement, nil
+}
+
+// ownerSource is the ChaosSource that applied the experiment, or nil for
+// an experiment created by hand.
+func ownerSource(ctx context.Context, c client.Reader, exp *v1alpha1.Experiment) (*v1alpha1.ChaosSource, error) {
 	for _, ref := range exp.OwnerReferences {
 		if ref.Kind != "ChaosSource" {
 			continue
 		}
 		src := &v1alpha1.ChaosSource{}
-		if err := r.Get(ctx, client.ObjectKey{Namespace: exp.Namespace, Name: ref.Name}, src); err != nil {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: exp.Namespace, Name: ref.Name}, src); err != nil {
 			return nil, client.IgnoreNotFound(err)
 		}
-		return src.Spec.Placement, nil
+		return src, nil
 	}
 	return nil, nil
 }

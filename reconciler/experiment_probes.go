@@ -168,8 +168,13 @@ func (r *ExperimentReconciler) runBefore(ctx context.Context, exp *v1alpha1.Expe
 	return nil, nil
 }
 
-// startDuring starts the during probes the first time a fault is active.
+// startDuring starts the during probes the first time a fault is active;
+// it is called on every poll of a running wave, so it does nothing once
+// they run.
 func (r *ExperimentReconciler) startDuring(exp *v1alpha1.Experiment) error {
+	if r.probes.get(exp, v1alpha1.ProbeDuring) != nil {
+		return nil
+	}
 	set, err := r.probeSet(exp)
 	if err != nil || set == nil || !set.Has(v1alpha1.ProbeDuring) {
 		return err
@@ -190,6 +195,9 @@ func (r *ExperimentReconciler) breached(exp *v1alpha1.Experiment) *v1alpha1.Prob
 // afterDone starts the after probes when every wave is over and reports
 // whether they finished.
 func (r *ExperimentReconciler) afterDone(exp *v1alpha1.Experiment) (bool, error) {
+	if p := r.probes.get(exp, v1alpha1.ProbeAfter); p != nil {
+		return p.finished(), nil
+	}
 	set, err := r.probeSet(exp)
 	if err != nil || set == nil || !set.Has(v1alpha1.ProbeAfter) {
 		return true, err

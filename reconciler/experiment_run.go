@@ -48,19 +48,11 @@ func runKey(exp *v1alpha1.Experiment) string {
 	return fmt.Sprintf("g%d", exp.Generation)
 }
 
-func isTerminal(p v1alpha1.ExperimentPhase) bool {
-	switch p {
-	case v1alpha1.PhaseCompleted, v1alpha1.PhaseAborted, v1alpha1.PhaseDenied, v1alpha1.PhaseFailed:
-		return true
-	}
-	return false
-}
-
 // reconcileRun drives one run through its phases.
 func (r *ExperimentReconciler) reconcileRun(ctx context.Context, exp *v1alpha1.Experiment) (ctrl.Result, error) {
 	res, err := r.reconcileRunOnce(ctx, exp)
 	// A scheduled experiment whose run ended waits for its next tick.
-	if err == nil && res.RequeueAfter == 0 && exp.Spec.Schedule != "" && isTerminal(exp.Status.Phase) && exp.Status.NextScheduleTime != nil {
+	if err == nil && res.RequeueAfter == 0 && exp.Spec.Schedule != "" && exp.Status.Phase.Terminal() && exp.Status.NextScheduleTime != nil {
 		res.RequeueAfter = max(time.Until(exp.Status.NextScheduleTime.Time), pollInterval)
 	}
 	return res, err
@@ -85,7 +77,7 @@ func (r *ExperimentReconciler) reconcileRunOnce(ctx context.Context, exp *v1alph
 	if r.abortRequested(exp) {
 		return r.abort(ctx, exp)
 	}
-	if _, paused := exp.Annotations[v1alpha1.PauseAnnotation]; paused && !isTerminal(exp.Status.Phase) {
+	if _, paused := exp.Annotations[v1alpha1.PauseAnnotation]; paused && !exp.Status.Phase.Terminal() {
 		return r.pause(ctx, exp)
 	}
 	switch exp.Status.Phase {
@@ -446,7 +438,7 @@ func (r *ExperimentReconciler) finishVerdict(exp *v1alpha1.Experiment, v v1alpha
 // an abort stops what runs now, not runs that start later.
 func (r *ExperimentReconciler) abortRequested(exp *v1alpha1.Experiment) bool {
 	v, ok := exp.Annotations[v1alpha1.AbortAnnotation]
-	if !ok || isTerminal(exp.Status.Phase) {
+	if !ok || exp.Status.Phase.Terminal() {
 		return false
 	}
 	at, err := time.Parse(time.RFC3339Nano, v)

@@ -42,7 +42,7 @@ func (r *ExperimentReconciler) scheduleStep(exp *v1alpha1.Experiment) *ctrl.Resu
 	for n := sched.Next(next); !n.After(now); n = sched.Next(n) {
 		next = n
 	}
-	running := exp.Status.LastScheduleTime != nil && !isTerminal(exp.Status.Phase) && exp.Status.Phase != v1alpha1.PhasePending
+	running := exp.Status.LastScheduleTime != nil && !exp.Status.Phase.Terminal() && exp.Status.Phase != v1alpha1.PhasePending
 	if now.Before(next) {
 		exp.Status.NextScheduleTime = &metav1.Time{Time: next}
 		if exp.Status.LastScheduleTime == nil {
@@ -69,7 +69,7 @@ func (r *ExperimentReconciler) scheduleStep(exp *v1alpha1.Experiment) *ctrl.Resu
 // recordHistory files the current run, if it finished, newest first.
 func (r *ExperimentReconciler) recordHistory(exp *v1alpha1.Experiment) {
 	st := &exp.Status
-	if st.Run == "" || !isTerminal(st.Phase) {
+	if st.Run == "" || !st.Phase.Terminal() {
 		return
 	}
 	rec := v1alpha1.RunRecord{Run: st.Run, StartTime: st.StartTime, EndTime: st.EndTime}

@@ -42,7 +42,7 @@ type WriteBack struct {
 }
 
 func (w *WriteBack) report(ctx context.Context, r *ExperimentReconciler, exp *v1alpha1.Experiment) {
-	src, err := w.sourceOf(ctx, exp)
+	src, err := ownerSource(ctx, w.Client, exp)
 	if err != nil || src == nil {
 		return
 	}
@@ -55,7 +55,7 @@ func (w *WriteBack) report(ctx context.Context, r *ExperimentReconciler, exp *v1
 		return
 	}
 	w.postStatus(ctx, r, exp, src, sha)
-	if w.AuditNotes && isTerminal(exp.Status.Phase) && exp.Status.Verdict != nil {
+	if w.AuditNotes && exp.Status.Phase.Terminal() && exp.Status.Verdict != nil {
 		w.appendNote(ctx, r, exp, src)
 	}
 }
@@ -76,7 +76,7 @@ func statusOf(exp *v1alpha1.Experiment) (writeback.State, string, bool) {
 		s, d := writeback.Running(exp.Status.Phase)
 		return s, d, true
 	}
-	if isTerminal(exp.Status.Phase) && exp.Status.Verdict != nil {
+	if exp.Status.Phase.Terminal() && exp.Status.Verdict != nil {
 		s, d := writeback.ForVerdict(*exp.Status.Verdict)
 		return s, d, true
 	}
@@ -167,20 +167,6 @@ func (w *WriteBack) appendNote(ctx context.Context, r *ExperimentReconciler, exp
 	}
 	w.noted[key] = true
 	w.mu.Unlock()
-}
-
-func (w *WriteBack) sourceOf(ctx context.Context, exp *v1alpha1.Experiment) (*v1alpha1.ChaosSource, error) {
-	for _, ref := range exp.OwnerReferences {
-		if ref.Kind != "ChaosSource" {
-			continue
-		}
-		src := &v1alpha1.ChaosSource{}
-		if err := w.Client.Get(ctx, client.ObjectKey{Namespace: exp.Namespace, Name: ref.Name}, src); err != nil {
-			return nil, client.IgnoreNotFound(err)
-		}
-		return src, nil
-	}
-	return nil, nil
 }
 
 func (w *WriteBack) httpClient() *http.Client {

@@ -78,22 +78,7 @@ func TestGitFlowRollsOutAndRemovalRecovers(t *testing.T) {
 	}}})
 	hook := httptest.NewServer(receiver)
 	defer hook.Close()
-	push := func() {
-		t.Helper()
-		body, _ := json.Marshal(map[string]string{"url": url})
-		mac := hmac.New(sha256.New, secret)
-		mac.Write(body)
-		req, _ := http.NewRequest(http.MethodPost, hook.URL+"/hook/generic", bytes.NewReader(body))
-		req.Header.Set("X-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("webhook answered %d", resp.StatusCode)
-		}
-	}
+	push := func() { t.Helper(); pushHook(t, hook.URL, url, secret) }
 
 	for name, m := range f.members {
 		runningPods(t, m.Client, "shop", "checkout", "node-1", "node-2")
@@ -172,4 +157,23 @@ func histogramCount(t *testing.T, name string) uint64 {
 		}
 	}
 	return 0
+}
+
+// pushHook announces a push of repo to the hub's receiver as a signed
+// generic webhook, and fails unless it is accepted.
+func pushHook(t testing.TB, hookURL, repo string, secret []byte) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"url": repo})
+	mac := hmac.New(sha256.New, secret)
+	mac.Write(body)
+	req, _ := http.NewRequest(http.MethodPost, hookURL+"/hook/generic", bytes.NewReader(body))
+	req.Header.Set("X-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("webhook answered %d", resp.StatusCode)
+	}
 }

@@ -1,13 +1,7 @@
 package reconciler_test
 
 import (
-	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"slices"
 	"testing"
@@ -62,16 +56,7 @@ func BenchmarkCommitToInjected(b *testing.B) {
 		exp := fmt.Sprintf(benchExperiment, name)
 		git.Commit(b, "chaos", "main", map[string]string{"experiments/" + name + ".yaml": exp}, "add "+name)
 		start := time.Now()
-		body, _ := json.Marshal(map[string]string{"url": url})
-		mac := hmac.New(sha256.New, secret)
-		mac.Write(body)
-		req, _ := http.NewRequest(http.MethodPost, hook.URL+"/hook/generic", bytes.NewReader(body))
-		req.Header.Set("X-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		resp.Body.Close()
+		pushHook(b, hook.URL, url, secret)
 		eventually(b, 60*time.Second, name+" in the hub", func() bool {
 			return f.hub.Client.Get(f.ctx, client.ObjectKey{Namespace: "shop", Name: name}, &v1alpha1.Experiment{}) == nil
 		})

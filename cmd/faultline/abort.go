@@ -74,8 +74,7 @@ func abortTargets(ctx context.Context, c client.Client, ns string, args []string
 	}
 	var keys []types.NamespacedName
 	for _, e := range list.Items {
-		switch e.Status.Phase {
-		case v1alpha1.PhaseCompleted, v1alpha1.PhaseAborted, v1alpha1.PhaseDenied, v1alpha1.PhaseFailed:
+		if e.Status.Phase.Terminal() {
 			continue
 		}
 		keys = append(keys, types.NamespacedName{Namespace: e.Namespace, Name: e.Name})
@@ -110,11 +109,7 @@ func abortExperiments(ctx context.Context, c client.Client, keys []types.Namespa
 			if err := c.Get(ctx, key, exp); err != nil {
 				return false, client.IgnoreNotFound(err)
 			}
-			switch exp.Status.Phase {
-			case v1alpha1.PhaseAborted, v1alpha1.PhaseCompleted, v1alpha1.PhaseDenied, v1alpha1.PhaseFailed:
-				return true, nil
-			}
-			return false, nil
+			return exp.Status.Phase.Terminal(), nil
 		})
 		if err != nil {
 			return fmt.Errorf("waiting for %s to recover: %w", key, err)

@@ -80,6 +80,16 @@ const (
 	PhaseFailed           ExperimentPhase = "Failed"
 )
 
+// Terminal reports whether a run in this phase is over: nothing of it is
+// injected any more and only a new run changes it.
+func (p ExperimentPhase) Terminal() bool {
+	switch p {
+	case PhaseCompleted, PhaseAborted, PhaseDenied, PhaseFailed:
+		return true
+	}
+	return false
+}
+
 // VerdictResult is the outcome of a run.
 // +kubebuilder:validation:Enum=Passed;Failed;Aborted;Inconclusive;Error
 type VerdictResult string

@@ -8,7 +8,9 @@
 package testground
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -29,4 +31,36 @@ func RequireRoot(t testing.TB) {
 		}
 		t.Skip("needs root")
 	}
+}
+
+// CacheDir is where the hack/ scripts cache what they build (control-plane
+// binaries, Gitea): $FAULTLINE_CACHE, else $XDG_CACHE_HOME/faultline, else
+// ~/.cache/faultline. The scripts and the helpers must agree on it.
+func CacheDir() (string, error) {
+	if dir := os.Getenv("FAULTLINE_CACHE"); dir != "" {
+		return dir, nil
+	}
+	base := os.Getenv("XDG_CACHE_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("locating the faultline cache: %w", err)
+		}
+		base = filepath.Join(home, ".cache")
+	}
+	return filepath.Join(base, "faultline"), nil
+}
+
+// RequireTool ends a test whose real component could not be found (err):
+// it fails under CI, where every component is installed and a skip would go
+// unnoticed, and skips elsewhere.
+func RequireTool(t testing.TB, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal(err)
+	}
+	t.Skip(err)
 }

@@ -27,11 +27,13 @@ func New(f Forge, token string, httpClient *http.Client) (Provider, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &GitHub{api: api, owner: owner, name: name, c: apiClient{provider: "GitHub", http: httpClient, header: http.Header{
+		return &repoStatuses{api: api, owner: owner, name: name, c: apiClient{provider: "GitHub", http: httpClient, header: http.Header{
 			"Authorization":        {"Bearer " + token},
 			"Accept":               {"application/vnd.github+json"},
 			"X-Github-Api-Version": {"2022-11-28"},
-		}}}, nil
+		}}, unknownCommit: func(status int, body string) bool {
+			return status == http.StatusUnprocessableEntity && strings.Contains(body, "No commit found")
+		}}, nil
 	case v1alpha1.CommitStatusProvider("gitlab"):
 		return &GitLab{api: api, project: f.Repository, c: apiClient{provider: "GitLab", http: httpClient, header: http.Header{
 			"Private-Token": {token},
@@ -41,10 +43,13 @@ func New(f Forge, token string, httpClient *http.Client) (Provider, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Gitea{api: api, owner: owner, name: name, c: apiClient{provider: "Gitea", http: httpClient, header: http.Header{
+		return &repoStatuses{api: api, owner: owner, name: name, c: apiClient{provider: "Gitea", http: httpClient, header: http.Header{
 			"Authorization": {"token " + token},
 			"Accept":        {"application/json"},
-		}}}, nil
+		}}, unknownCommit: func(status int, body string) bool {
+			// Gitea answers an unknown SHA with 500 "object does not exist".
+			return status == http.StatusInternalServerError && strings.Contains(body, "object does not exist")
+		}}, nil
 	}
 	return nil, fmt.Errorf("unknown commit status provider %q", f.Provider)
 }
@@ -65,14 +70,17 @@ type statusBody struct {
 	Context     string `json:"context"`
 }
 
-// GitHub sets statuses through POST /repos/{owner}/{repo}/statuses/{sha}.
-type GitHub struct {
+// repoStatuses sets statuses through POST /repos/{owner}/{repo}/statuses/{sha}:
+// GitHub's API, which Gitea copies (its answers call the state "status").
+// They differ only in how they say the commit is unknown.
+type repoStatuses struct {
 	api, owner, name string
 	c                apiClient
+	unknownCommit    func(status int, body string) bool
 }
 
 // SetStatus implements Provider.
-func (g *GitHub) SetStatus(ctx context.Context, s Status) error {
+func (g *repoStatuses) SetStatus(ctx context.Context, s Status) error {
 	if err := s.validate(); err != nil {
 		return fmt.Errorf("%w: %w", errInvalid, err)
 	}
@@ -82,35 +90,7 @@ func (g *GitHub) SetStatus(ctx context.Context, s Status) error {
 		return err
 	}
 	if resp.StatusCode != http.StatusCreated {
-		return g.c.apiError(resp, body, func(status int, body string) bool {
-			return status == http.StatusUnprocessableEntity && strings.Contains(body, "No commit found")
-		})
-	}
-	return nil
-}
-
-// Gitea sets statuses through POST /repos/{owner}/{repo}/statuses/{sha}
-// (GitHub's shape; its answers call the state "status").
-type Gitea struct {
-	api, owner, name string
-	c                apiClient
-}
-
-// SetStatus implements Provider.
-func (g *Gitea) SetStatus(ctx context.Context, s Status) error {
-	if err := s.validate(); err != nil {
-		return fmt.Errorf("%w: %w", errInvalid, err)
-	}
-	u := fmt.Sprintf("%s/repos/%s/%s/statuses/%s", g.api, url.PathEscape(g.owner), url.PathEscape(g.name), s.SHA)
-	resp, body, err := g.c.postJSON(ctx, u, statusBody{State: s.State, TargetURL: s.TargetURL, Description: s.description(), Context: s.Context})
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusCreated {
-		// Gitea answers an unknown SHA with 500 "object does not exist".
-		return g.c.apiError(resp, body, func(status int, body string) bool {
-			return status == http.StatusInternalServerError && strings.Contains(body, "object does not exist")
-		})
+		return g.c.apiError(resp, body, g.unknownCommit)
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/faultline-dev/faultline/crds"
 	v1alpha1 "github.com/faultline-dev/faultline/crds/v1alpha1"
+	"github.com/faultline-dev/faultline/internal/testground"
 )
 
 // Versions the assets script builds; DefaultAssetsDir is where it puts them.
@@ -49,17 +50,9 @@ func AssetsDir() (string, error) {
 	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
 		return dir, nil
 	}
-	cache := os.Getenv("FAULTLINE_CACHE")
-	if cache == "" {
-		base := os.Getenv("XDG_CACHE_HOME")
-		if base == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				return "", fmt.Errorf("locating the envtest cache: %w", err)
-			}
-			base = filepath.Join(home, ".cache")
-		}
-		cache = filepath.Join(base, "faultline")
+	cache, err := testground.CacheDir()
+	if err != nil {
+		return "", err
 	}
 	dir := filepath.Join(cache, "envtest", "k8s-"+KubernetesVersion+"-etcd-"+EtcdVersion)
 	for _, bin := range []string{"kube-apiserver", "etcd"} {

@@ -52,17 +52,9 @@ func Binary() (string, error) {
 	if p := os.Getenv("FAULTLINE_GITEA"); p != "" {
 		return p, nil
 	}
-	cache := os.Getenv("FAULTLINE_CACHE")
-	if cache == "" {
-		base := os.Getenv("XDG_CACHE_HOME")
-		if base == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				return "", fmt.Errorf("locating the gitea cache: %w", err)
-			}
-			base = filepath.Join(home, ".cache")
-		}
-		cache = filepath.Join(base, "faultline")
+	cache, err := testground.CacheDir()
+	if err != nil {
+		return "", err
 	}
 	p := filepath.Join(cache, "gitea", Version, "gitea")
 	if _, err := os.Stat(p); err != nil {
@@ -80,12 +72,7 @@ func Start(t testing.TB) *Server {
 		t.Skip("needs Gitea; skipped in unit-only runs")
 	}
 	bin, err := Binary()
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	testground.RequireTool(t, err)
 	s, err := New(bin, t.TempDir())
 	if err != nil {
 		t.Fatalf("gitea: %v", err)

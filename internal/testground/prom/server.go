@@ -57,12 +57,7 @@ func Start(t testing.TB, targets ...string) *Server {
 		t.Skip("needs Prometheus; skipped in unit-only runs")
 	}
 	bin, err := Binary()
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	testground.RequireTool(t, err)
 	dir := t.TempDir()
 	s, err := start(bin, dir, targets)
 	if err != nil {
