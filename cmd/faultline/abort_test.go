@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/faultline-dev/faultline/crds/v1alpha1"
@@ -63,5 +66,39 @@ func TestAbortAnnotatesExperiments(t *testing.T) {
 		if at, err := time.Parse(time.RFC3339Nano, v); ok && (err != nil || at.Before(before)) {
 			t.Errorf("%s: abort annotation %q is not a fresh timestamp", name, v)
 		}
+	}
+
+	jsonStart := time.Now().Add(-time.Millisecond)
+	// -o json reports every experiment; --wait waits until the hub ended
+	// the run (played here by the test).
+	go func() {
+		_ = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			exp := &v1alpha1.Experiment{}
+			if err := hub.Client.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "b"}, exp); err != nil {
+				return false, nil //nolint:nilerr // keep polling
+			}
+			if at, err := time.Parse(time.RFC3339Nano, exp.Annotations[v1alpha1.AbortAnnotation]); err != nil || at.Before(jsonStart) {
+				return false, nil //nolint:nilerr // not the abort of this command yet
+			}
+			exp.Status.Phase = v1alpha1.PhaseAborted
+			exp.Status.Verdict = &v1alpha1.Verdict{Result: v1alpha1.VerdictAborted}
+			return true, hub.Client.Status().Update(ctx, exp)
+		})
+	}()
+	out = run(t, "abort", "--kubeconfig", kc, "shop/b", "-o", "json", "--timeout", "30s")
+	var doc struct {
+		Experiments []struct {
+			Namespace string `json:"namespace"`
+			Name      string `json:"name"`
+			Recovered bool   `json:"recovered"`
+			Phase     string `json:"phase"`
+			Verdict   string `json:"verdict"`
+		} `json:"experiments"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("-o json: %v\n%s", err, out)
+	}
+	if len(doc.Experiments) != 1 || doc.Experiments[0].Name != "b" || !doc.Experiments[0].Recovered || doc.Experiments[0].Verdict != "Aborted" {
+		t.Errorf("-o json: %s", out)
 	}
 }

@@ -9,7 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fluxcd/pkg/apis/meta"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
 	"github.com/faultline-dev/faultline/crds/v1alpha1"
+	"github.com/faultline-dev/faultline/internal/testground/cluster"
 	"github.com/faultline-dev/faultline/internal/testground/gitserver"
 	"github.com/faultline-dev/faultline/reconciler/writeback"
 )
@@ -74,5 +81,56 @@ func TestAuditListsRuns(t *testing.T) {
 	}
 	if len(recs) != 1 || recs[0].Verdict != v1alpha1.VerdictAborted || recs[0].Commit != sha {
 		t.Errorf("--since 24h: %+v, want only the aborted run", recs)
+	}
+}
+
+// TestAuditFromChaosSource: --source reads the repository URL and its
+// credentials from a ChaosSource on the hub, with kubectl's flags.
+func TestAuditFromChaosSource(t *testing.T) {
+	srv := gitserver.Start(t, gitserver.WithBasicAuth("hub", "pw"))
+	srv.CreateRepo(t, "chaos")
+	sha := srv.Commit(t, "chaos", "main", map[string]string{"exp.yaml": "kind: Experiment\n"}, "add experiment")
+	now := time.Now().UTC().Truncate(time.Second)
+	n := &writeback.Notes{URL: srv.RepoURL("chaos"), Auth: srv.Auth()}
+	if err := n.Append(t.Context(), writeback.Record{Experiment: "shop/latency", Commit: sha, Revision: "main@sha1:" + sha,
+		Start: now.Add(-time.Hour), End: now.Add(-time.Hour + time.Minute), Verdict: v1alpha1.VerdictPassed, Message: "held"}); err != nil {
+		t.Fatal(err)
+	}
+
+	hub := cluster.Start(t, "hub")[0]
+	ctx := t.Context()
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, hub.KubeConfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "git"}, Data: map[string][]byte{"username": []byte("hub"), "password": []byte("pw")}},
+		&v1alpha1.ChaosSource{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "chaos"},
+			Spec: v1alpha1.ChaosSourceSpec{URL: srv.RepoURL("chaos"), Interval: metav1.Duration{Duration: time.Minute}, SecretRef: &meta.LocalObjectReference{Name: "git"}}},
+		&v1alpha1.ChaosSource{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "no-credentials"},
+			Spec: v1alpha1.ChaosSourceSpec{URL: srv.RepoURL("chaos"), Interval: metav1.Duration{Duration: time.Minute}}},
+	} {
+		if err := hub.Client.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	out := run(t, "audit", "--source", "chaos", "-n", "shop", "--kubeconfig", kubeconfig, "-o", "yaml")
+	var recs []writeback.Record
+	if err := yaml.Unmarshal([]byte(out), &recs); err != nil {
+		t.Fatalf("-o yaml: %v\n%s", err, out)
+	}
+	if len(recs) != 1 || recs[0].Experiment != "shop/latency" || recs[0].Commit != sha {
+		t.Errorf("records = %+v", recs)
+	}
+	if _, stderr, code := runCLI(t, "audit", "--source", "shop/no-credentials", "--kubeconfig", kubeconfig); code == 0 {
+		t.Errorf("a source without its credentials read the protected repository: %s", stderr)
+	}
+	if _, stderr, code := runCLI(t, "audit", "--source", "shop/nope", "--kubeconfig", kubeconfig); code == 0 || !strings.Contains(stderr, "chaossource shop/nope") {
+		t.Errorf("unknown source: exit %d, %s", code, stderr)
+	}
+	if _, _, code := runCLI(t, "audit", "--kubeconfig", kubeconfig); code == 0 {
+		t.Errorf("neither --repo nor --source: exit 0")
 	}
 }

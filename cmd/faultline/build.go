@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,10 +8,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1alpha1 "github.com/faultline-dev/faultline/crds/v1alpha1"
 	"github.com/faultline-dev/faultline/sources"
@@ -23,9 +21,10 @@ var errBuildFailed = errors.New("build failed")
 
 func newBuildCommand() *cobra.Command {
 	var (
-		output    string
+		out       *output
 		root      string
 		namespace string
+		showProg  *bool
 	)
 	cmd := &cobra.Command{
 		Use:   "build DIR",
@@ -44,16 +43,17 @@ reach ../base inside it, never outside.`,
   faultline build examples/overlays/prod -o yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch output {
-			case "table", "yaml", "json":
-			default:
-				return fmt.Errorf("--output must be table, yaml or json, not %q", output)
+			if err := out.validate(); err != nil {
+				return err
 			}
 			dir := args[0]
 			if root == "" {
 				root = buildRoot(dir)
 			}
+			prog := newProgress(cmd, *showProg)
+			prog.Step("building %s", dir)
 			res, err := sources.Build(cmd.Context(), dir, sources.BuildOptions{Root: root, DefaultNamespace: namespace})
+			prog.Done()
 			if be, ok := sources.AsBuildErrors(err); ok {
 				printBuildErrors(cmd.ErrOrStderr(), be, root)
 				return fmt.Errorf("%w: %d error(s)", errBuildFailed, len(be.Errors))
@@ -61,10 +61,11 @@ reach ../base inside it, never outside.`,
 			if err != nil {
 				return err
 			}
-			return printExperiments(cmd.OutOrStdout(), output, res)
+			return printExperiments(cmd.OutOrStdout(), out, res)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "Output format: table, yaml or json.")
+	out = addOutputFlag(cmd, formatTable, formatYAML, formatJSON)
+	showProg = addProgressFlag(cmd)
 	cmd.Flags().StringVar(&root, "root", "", "Directory the build may not leave. Default: the Git work tree holding DIR, else the current directory.")
 	cmd.Flags().StringVar(&namespace, "default-namespace", "", `Namespace of experiments that name none (the hub uses the ChaosSource's). Default: "default".`)
 	return cmd
@@ -111,38 +112,32 @@ func printBuildErrors(w io.Writer, be *sources.BuildErrors, root string) {
 	}
 }
 
-func printExperiments(w io.Writer, format string, res *sources.BuildResult) error {
+// manifest is an experiment as the repository declares it: the status is
+// the hub's, and an offline build has none to show.
+type manifest struct {
+	APIVersion string                  `json:"apiVersion"`
+	Kind       string                  `json:"kind"`
+	Metadata   *metav1.ObjectMeta      `json:"metadata"`
+	Spec       v1alpha1.ExperimentSpec `json:"spec"`
+}
+
+// printExperiments prints the build's experiments; -o json and -o yaml are
+// a v1 List, which kubectl apply -f accepts as it is.
+func printExperiments(w io.Writer, out *output, res *sources.BuildResult) error {
 	list := struct {
-		APIVersion string                `json:"apiVersion"`
-		Kind       string                `json:"kind"`
-		Items      []v1alpha1.Experiment `json:"items"`
-	}{"v1", "List", res.Experiments}
-	for i := range list.Items {
-		list.Items[i].APIVersion = v1alpha1.GroupVersion.String()
-		list.Items[i].Kind = "Experiment"
+		APIVersion string     `json:"apiVersion"`
+		Kind       string     `json:"kind"`
+		Items      []manifest `json:"items"`
+	}{"v1", "List", make([]manifest, len(res.Experiments))}
+	for i := range res.Experiments {
+		e := &res.Experiments[i]
+		list.Items[i] = manifest{v1alpha1.GroupVersion.String(), "Experiment", &e.ObjectMeta, e.Spec}
 	}
-	switch format {
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(list)
-	case "yaml":
-		for i := range list.Items {
-			// Status is the hub's; an offline build has none to show.
-			out, err := yaml.Marshal(struct {
-				APIVersion string                  `json:"apiVersion"`
-				Kind       string                  `json:"kind"`
-				Metadata   any                     `json:"metadata"`
-				Spec       v1alpha1.ExperimentSpec `json:"spec"`
-			}{list.Items[i].APIVersion, list.Items[i].Kind, &list.Items[i].ObjectMeta, list.Items[i].Spec})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "---\n%s", out)
-		}
-		return nil
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	return out.print(w, list, func(w io.Writer, _ string) error { return printExperimentTable(w, res) })
+}
+
+func printExperimentTable(w io.Writer, res *sources.BuildResult) error {
+	tw := newTable(w)
 	fmt.Fprintln(tw, "NAMESPACE\tNAME\tFAULT\tTARGETS\tDURATION\tWAVES\tSOURCE")
 	for i := range res.Experiments {
 		e := &res.Experiments[i]

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 // runBuild runs `faultline build` and returns stdout, stderr and the error.
@@ -67,5 +69,38 @@ func TestBuildFailsWithLocatedErrors(t *testing.T) {
 		"bad.yaml:10: spec.fault.pod.grace: unknown field\n"
 	if stderr != want || out != "" {
 		t.Errorf("stderr:\n%s\nwant:\n%s\nstdout: %q", stderr, want, out)
+	}
+}
+
+// -o yaml and -o json are one v1 List (kubectl apply -f takes it); progress
+// goes to stderr only when asked for off a terminal.
+func TestBuildListAndProgress(t *testing.T) {
+	for _, format := range []string{"yaml", "json"} {
+		out, stderr, err := runBuild(t, "../../examples", "-o", format)
+		if err != nil {
+			t.Fatalf("-o %s: %v\n%s", format, err, stderr)
+		}
+		if stderr != "" {
+			t.Errorf("-o %s wrote to stderr without --progress: %q", format, stderr)
+		}
+		var list struct {
+			Kind  string `json:"kind"`
+			Items []struct {
+				Kind     string `json:"kind"`
+				Metadata struct {
+					Name string `json:"name"`
+				} `json:"metadata"`
+			} `json:"items"`
+		}
+		if err := yaml.Unmarshal([]byte(out), &list); err != nil {
+			t.Fatalf("-o %s: %v\n%s", format, err, out)
+		}
+		if list.Kind != "List" || len(list.Items) < 3 || list.Items[0].Kind != "Experiment" || list.Items[0].Metadata.Name == "" {
+			t.Errorf("-o %s: %+v", format, list)
+		}
+	}
+	out, stderr, err := runBuild(t, "../../examples", "--progress")
+	if err != nil || !strings.Contains(stderr, "faultline: building ../../examples…") || strings.Contains(out, "building") {
+		t.Errorf("--progress: %v\nstdout %q\nstderr %q", err, out, stderr)
 	}
 }

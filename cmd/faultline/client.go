@@ -12,9 +12,10 @@ import (
 	v1alpha1 "github.com/faultline-dev/faultline/crds/v1alpha1"
 )
 
-// hubClient connects to the hub with kubectl's flags and returns the
-// namespace those flags (or the kubeconfig context) name.
-func hubClient(kube *genericclioptions.ConfigFlags) (client.Client, string, error) {
+// hubClient connects to the hub with kubectl's flags (--kubeconfig,
+// --context, -n ...) and returns the namespace those flags (or the
+// kubeconfig context) name. Every hub-facing command connects through it.
+func hubClient(kube *genericclioptions.ConfigFlags) (client.WithWatch, string, error) {
 	cfg, err := kube.ToRESTConfig()
 	if err != nil {
 		return nil, "", fmt.Errorf("loading kubeconfig: %w", err)
@@ -26,7 +27,7 @@ func hubClient(kube *genericclioptions.ConfigFlags) (client.Client, string, erro
 	s := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	utilruntime.Must(v1alpha1.AddToScheme(s))
-	c, err := client.New(cfg, client.Options{Scheme: s})
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: s})
 	if err != nil {
 		return nil, "", fmt.Errorf("connecting to the hub: %w", err)
 	}

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -43,11 +41,12 @@ type planFlags struct {
 	library   []string
 	clusters  string
 	revision  string
-	output    string
+	out       *output
 	root      string
 	namespace string
 	now       string
 	timeZone  string
+	progress  *bool
 }
 
 func newPlanCommand(kube *genericclioptions.ConfigFlags) *cobra.Command {
@@ -57,9 +56,9 @@ func newPlanCommand(kube *genericclioptions.ConfigFlags) *cobra.Command {
 		Short: "Judges the experiments of a directory against policies, as the hub would: the pull-request check",
 		Long: `plan builds DIR as the hub would (see faultline build), resolves each
 experiment's placement against the member clusters and host agents of
---clusters (or of a live hub with --kubeconfig), evaluates the policies of
---policy, and prints per experiment whether it is allowed, denied (by which
-rule, on which field) or waiting for approval (by whom).
+--clusters (or of a live hub with --kubeconfig or --context), evaluates
+the policies of --policy, and prints per experiment whether it is allowed,
+denied (by which rule, on which field) or waiting for approval (by whom).
 
 --policy DIR holds ChaosPolicy manifests (with ConfigMaps for their
 configMapRef modules), exactly as applied to the hub, and/or loose .rego
@@ -87,9 +86,10 @@ Exit status: 0 when every experiment is allowed or only waits for approval,
 	fl.StringVar(&f.policyDir, "policy", "", "Directory of ChaosPolicy manifests and/or .rego modules (required).")
 	fl.StringVar(&f.data, "data", "", "JSON or YAML object of parameters for the loose .rego modules and --library rules (data.parameters).")
 	fl.StringSliceVar(&f.library, "library", nil, `Built-in library rules for the loose policy, or "*" for all.`)
-	fl.StringVar(&f.clusters, "clusters", "", "File of member clusters and host agents with labels. Default: a live hub's, with --kubeconfig.")
+	fl.StringVar(&f.clusters, "clusters", "", "File of member clusters and host agents with labels. Default: a live hub's, with --kubeconfig or --context.")
 	fl.StringVar(&f.revision, "revision", "", "Revision the experiments are at, for approvals. Default: HEAD of the Git work tree holding DIR.")
-	fl.StringVarP(&f.output, "output", "o", "table", "Output format: table, markdown or json.")
+	f.out = addOutputFlag(cmd, formatTable, formatMarkdown, formatJSON, formatYAML)
+	f.progress = addProgressFlag(cmd)
 	fl.StringVar(&f.root, "root", "", "Directory the build may not leave. Default: the Git work tree holding DIR.")
 	fl.StringVar(&f.namespace, "default-namespace", "", `Namespace of experiments that name none. Default: "default".`)
 	fl.StringVar(&f.now, "now", "", "Time of the decision in RFC 3339, for change windows and freezes. Default: now.")
@@ -103,10 +103,8 @@ func runPlan(cmd *cobra.Command, kube *genericclioptions.ConfigFlags, f *planFla
 	if f.policyDir == "" {
 		return inputError(fmt.Errorf("--policy DIR is required: policies belong to the hub, not to the directory they judge"))
 	}
-	switch f.output {
-	case "table", "markdown", "json":
-	default:
-		return inputError(fmt.Errorf("--output must be table, markdown or json, not %q", f.output))
+	if err := f.out.validate(); err != nil {
+		return inputError(err)
 	}
 	now, err := planNow(f.now, f.timeZone)
 	if err != nil {
@@ -117,7 +115,11 @@ func runPlan(cmd *cobra.Command, kube *genericclioptions.ConfigFlags, f *planFla
 	if root == "" {
 		root = buildRoot(dir)
 	}
+	prog := newProgress(cmd, *f.progress)
+	defer prog.Done()
+	prog.Step("building %s", dir)
 	res, err := sources.Build(ctx, dir, sources.BuildOptions{Root: root, DefaultNamespace: f.namespace})
+	prog.Done()
 	if be, ok := sources.AsBuildErrors(err); ok {
 		printBuildErrors(cmd.ErrOrStderr(), be, root)
 		return inputError(fmt.Errorf("%w: %d error(s)", errBuildFailed, len(be.Errors)))
@@ -130,6 +132,7 @@ func runPlan(cmd *cobra.Command, kube *genericclioptions.ConfigFlags, f *planFla
 	if err != nil {
 		return inputError(err)
 	}
+	prog.Step("compiling the policies of %s", f.policyDir)
 	specs, err := loadPolicies(f.policyDir, params, f.library)
 	if err != nil {
 		return inputError(err)
@@ -154,27 +157,28 @@ func runPlan(cmd *cobra.Command, kube *genericclioptions.ConfigFlags, f *planFla
 		if opts.Members, err = readMembers(f.clusters); err != nil {
 			return inputError(err)
 		}
-	case kube.KubeConfig != nil && *kube.KubeConfig != "":
+	case kube.KubeConfig != nil && *kube.KubeConfig != "", kube.Context != nil && *kube.Context != "":
+		prog.Step("reading member clusters, host agents and approvals from the hub")
 		if err := fromHub(ctx, kube, &opts); err != nil {
 			return inputError(err)
 		}
 	default:
+		prog.Done()
 		fmt.Fprintln(cmd.ErrOrStderr(), "faultline: no --clusters file and no --kubeconfig: placements select nothing, so label-based rules cannot apply")
 	}
 
+	prog.Step("judging %d experiment(s)", len(res.Experiments))
 	results, err := plan.Plan(ctx, res.Experiments, opts)
+	prog.Done()
 	if err != nil {
 		return inputError(err)
 	}
-	out := cmd.OutOrStdout()
-	switch f.output {
-	case "json":
-		err = printPlanJSON(out, opts.Source.Revision, specs, results)
-	case "markdown":
-		err = printPlanMarkdown(out, opts.Source.Revision, specs, results)
-	default:
-		err = printPlanTable(out, results)
-	}
+	err = f.out.print(cmd.OutOrStdout(), planDocument(opts.Source.Revision, specs, results), func(w io.Writer, format string) error {
+		if format == formatMarkdown {
+			return printPlanMarkdown(w, opts.Source.Revision, specs, results)
+		}
+		return printPlanTable(w, results)
+	})
 	if err != nil {
 		return err
 	}
@@ -268,7 +272,7 @@ func wavesText(ws []plan.Wave) string {
 }
 
 func printPlanTable(w io.Writer, rs []plan.Result) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "NAMESPACE\tNAME\tFAULT\tWAVES\tVERDICT")
 	for _, r := range rs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Namespace, r.Name, r.FaultKind, wavesText(r.Waves), r.Verdict)
@@ -338,20 +342,23 @@ func printPlanMarkdown(w io.Writer, revision string, specs []policy.Spec, rs []p
 	return nil
 }
 
-func printPlanJSON(w io.Writer, revision string, specs []policy.Spec, rs []plan.Result) error {
+// planDoc is the shape of plan -o json and -o yaml.
+type planDoc struct {
+	Revision    string        `json:"revision,omitempty"`
+	Policies    []string      `json:"policies"`
+	Allowed     int           `json:"allowed"`
+	Denied      int           `json:"denied"`
+	Awaiting    int           `json:"awaitingApproval"`
+	Experiments []plan.Result `json:"experiments"`
+}
+
+func planDocument(revision string, specs []policy.Spec, rs []plan.Result) planDoc {
 	names := make([]string, len(specs))
 	for i, s := range specs {
 		names[i] = s.Name
 	}
-	doc := struct {
-		Revision    string        `json:"revision,omitempty"`
-		Policies    []string      `json:"policies"`
-		Allowed     int           `json:"allowed"`
-		Denied      int           `json:"denied"`
-		Awaiting    int           `json:"awaitingApproval"`
-		Experiments []plan.Result `json:"experiments"`
-	}{revision, names, countVerdict(rs, plan.Allowed), countVerdict(rs, plan.Denied), countVerdict(rs, plan.AwaitingApproval), rs}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	if rs == nil {
+		rs = []plan.Result{}
+	}
+	return planDoc{revision, names, countVerdict(rs, plan.Allowed), countVerdict(rs, plan.Denied), countVerdict(rs, plan.AwaitingApproval), rs}
 }

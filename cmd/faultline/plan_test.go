@@ -95,14 +95,14 @@ func TestPlanDeniesKubeSystem(t *testing.T) {
 
 func TestPlanExamplesPassOrWaitForApproval(t *testing.T) {
 	dir := planFiles(t, map[string]string{"fleet.yaml": planFleet})
-	for _, format := range []string{"table", "markdown", "json"} {
+	for _, format := range []string{"table", "markdown", "json", "yaml"} {
 		out, stderr, code := runCLI(t, "plan", "../../examples/experiments", "--policy", "../../examples/policies", "--library", "*",
 			"--clusters", filepath.Join(dir, "fleet.yaml"), "--now", "2026-11-26T10:00:00Z", "-o", format)
 		if code != 0 {
 			t.Fatalf("-o %s: exit %d\n%s\n%s", format, code, out, stderr)
 		}
 		switch format {
-		case "json":
+		case "json", "yaml":
 			var doc struct {
 				Denied      int `json:"denied"`
 				Experiments []struct {
@@ -113,11 +113,15 @@ func TestPlanExamplesPassOrWaitForApproval(t *testing.T) {
 					} `json:"decision"`
 				} `json:"experiments"`
 			}
-			if err := json.Unmarshal([]byte(out), &doc); err != nil {
-				t.Fatalf("-o json: %v\n%s", err, out)
+			unmarshal := json.Unmarshal
+			if format == "yaml" {
+				unmarshal = func(b []byte, v any) error { return yaml.Unmarshal(b, v) }
+			}
+			if err := unmarshal([]byte(out), &doc); err != nil {
+				t.Fatalf("-o %s: %v\n%s", format, err, out)
 			}
 			if len(doc.Experiments) != 3 || doc.Denied != 0 {
-				t.Errorf("-o json: %s", out)
+				t.Errorf("-o %s: %s", format, out)
 			}
 			for _, e := range doc.Experiments {
 				if e.Verdict == "AwaitingApproval" && (len(e.Decision.ApprovalsRequired) == 0 || e.Decision.ApprovalsRequired[0].Group != "sre") {
@@ -150,7 +154,7 @@ func TestPlanInputErrorsExit2(t *testing.T) {
 		"experiments do not build": {"plan", filepath.Join(dir, "repo-bad"), "--root", dir, "--policy", "../../examples/policies"},
 		"no policy":                {"plan", repo, "--root", dir, "--policy", filepath.Join(dir, "empty")},
 		"no --policy":              {"plan", repo, "--root", dir},
-		"bad output":               {"plan", repo, "--root", dir, "--policy", "../../examples/policies", "-o", "yaml"},
+		"bad output":               {"plan", repo, "--root", dir, "--policy", "../../examples/policies", "-o", "xml"},
 		"unknown flag":             {"plan", repo, "--policies", "x"},
 		"unknown library rule":     {"plan", repo, "--root", dir, "--policy", filepath.Join(dir, "empty"), "--library", "no-such-rule"},
 		"missing clusters file":    {"plan", repo, "--root", dir, "--policy", "../../examples/policies", "--clusters", filepath.Join(dir, "nope.yaml")},

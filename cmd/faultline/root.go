@@ -33,7 +33,8 @@ This command talks to the hub cluster with kubectl's flags.`,
 		newAbortCommand(kube),
 		newBuildCommand(),
 		newPlanCommand(kube), newPolicyCommand(), newApproveCommand(kube),
-		newAuditCommand(),
+		newAuditCommand(kube),
+		newStatusCommand(kube),
 	)
 	return cmd
 }
