@@ -193,6 +193,23 @@ func (e *Engine) Capabilities() Capabilities { return e.env.Caps }
 // Registry returns the engine's registry.
 func (e *Engine) Registry() *Registry { return e.reg }
 
+// Journal returns the engine's journal, for an owner's state buckets
+// (PutState); fault records are the engine's alone.
+func (e *Engine) Journal() *Journal { return e.journal }
+
+// Validate runs req's Prepare, which has no side effects: an error means
+// Apply would refuse req as it stands (a bad field, an unsupported option,
+// a missing target) and nothing has changed.
+func (e *Engine) Validate(ctx context.Context, req *Request) error {
+	kind := req.Fault.Kind()
+	h, ok := e.reg.Lookup(kind)
+	if !ok {
+		return fmt.Errorf("fault %q: %w", kind, ErrUnsupported)
+	}
+	_, err := h.Prepare(ctx, &e.env, req)
+	return err
+}
+
 // SpecHash identifies a request's effect: a changed hash means the fault
 // must be recovered and applied again.
 func SpecHash(req *Request) string {

@@ -101,3 +101,56 @@ func (j *Journal) List() ([]Record, error) {
 
 // Close closes the journal.
 func (j *Journal) Close() error { return j.db.Close() }
+
+// State buckets keep an executor's own durable records (the standalone
+// agent's attacks and schedules) in the journal's file, beside the fault
+// records and with the same fsync-before-return guarantee: one file, one
+// lock, one owner per host. Bucket names live apart from the fault records.
+func stateBucket(name string) []byte { return []byte("state/" + name) }
+
+// PutState writes value under key in the state bucket name.
+func (j *Journal) PutState(name, key string, value []byte) error {
+	if err := j.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(stateBucket(name))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(key), value)
+	}); err != nil {
+		return fmt.Errorf("journal state %s/%s: %w", name, key, err)
+	}
+	return nil
+}
+
+// DeleteState removes key from the state bucket name; a missing key is not
+// an error.
+func (j *Journal) DeleteState(name, key string) error {
+	if err := j.db.Update(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(stateBucket(name)); b != nil {
+			return b.Delete([]byte(key))
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("journal state %s/%s: delete: %w", name, key, err)
+	}
+	return nil
+}
+
+// State returns every key and value of the state bucket name, in key order.
+func (j *Journal) State(name string) (keys []string, values [][]byte, err error) {
+	err = j.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(stateBucket(name))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			keys = append(keys, string(k))
+			values = append(values, append([]byte(nil), v...))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read journal state %s: %w", name, err)
+	}
+	return keys, values, nil
+}

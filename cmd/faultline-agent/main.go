@@ -38,6 +38,7 @@ hub's lease lapses. Standalone mode serves a local REST API and CLI.`,
 	}
 	cmd.SetVersionTemplate("{{.Version}}\n")
 	cmd.AddCommand(newVersionCommand(), newServeCommand())
+	cmd.AddCommand(standaloneCommands()...)
 	return cmd
 }
 
