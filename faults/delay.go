@@ -68,6 +68,9 @@ func delayFault() Handler {
 			if !env.Caps.NFQueue || !env.Caps.Nftables {
 				return "", s, fmt.Errorf("delay needs sch_netem or nftables with NFQUEUE (%s): %w", env.Caps, ErrUnsupported)
 			}
+			if s.Match.Device, err = namedDevice(req.Target.NetnsPath, nf.Device); err != nil {
+				return "", s, err
+			}
 			s.QueueNum = queueBase + uint16(shortIDByte(req.ID))
 			return "nfqueue", s, nil
 		},

@@ -53,3 +53,13 @@ func resolveDevice(netnsPath, want string) (string, error) {
 	}
 	return up[0], nil
 }
+
+// namedDevice checks the interface a fault names, for the paths that hook
+// every interface unless told otherwise (nftables inet rules): empty stays
+// empty, so that an unnamed device keeps meaning "all but loopback".
+func namedDevice(netnsPath, want string) (string, error) {
+	if want == "" {
+		return "", nil
+	}
+	return resolveDevice(netnsPath, want)
+}

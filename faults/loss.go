@@ -86,6 +86,9 @@ func lossQueueFault() Handler {
 			}
 			s := netState{Match: m, nftTable: nftTable{Netns: req.Target.NetnsPath, Family: "inet", Table: tableName(req.ID),
 				QueueNum: queueBase + uint16(shortIDByte(req.ID))}}
+			if s.Match.Device, err = namedDevice(req.Target.NetnsPath, nf.Device); err != nil {
+				return "", s, err
+			}
 			s.Percent, err = parsePercent("spec.fault.network.percent", nf.Percent)
 			return "nfqueue", s, err
 		},

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/faultline-dev/faultline/crds/v1alpha1"
 	"github.com/faultline-dev/faultline/faults"
 	"github.com/faultline-dev/faultline/internal/testground/netns"
@@ -354,6 +356,52 @@ func TestDelayJitterAndInboundDirection(t *testing.T) {
 	}
 	if err := e.Recover(t.Context(), "jitter", "test"); err != nil {
 		t.Fatal(err)
+	}
+	assertNothingOurs(t, a.NsName, b.NsName)
+}
+
+// A delay naming a device leaves the host's other interfaces alone, also on
+// the NFQUEUE path (whose nftables rules would otherwise catch every
+// interface but loopback), and a device the host lacks is refused by name.
+func TestDelayOnNamedDeviceOnly(t *testing.T) {
+	n := netns.New(t, []string{"a", "b"})
+	a, b := n.Host("a"), n.Host("b")
+	e := openEngine(t)
+	echo := netns.RTEcho(t, b)
+	if err := a.Do(func() error {
+		// A veth pair kept inside the namespace: this kernel has no dummy.
+		return netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "fltdummy0"}, PeerName: "fltdummy1"})
+	}); err != nil {
+		t.Fatalf("adding a second interface: %v", err)
+	}
+	base := netns.MedianRTT(t, a, echo, 10)
+
+	if _, err := e.Apply(t.Context(), netReq("nodev", a, v1alpha1.NetworkFault{
+		Action: v1alpha1.NetworkDelay, Latency: dur(100 * time.Millisecond), Device: "nosuch0",
+	})); err == nil || !strings.Contains(err.Error(), "spec.fault.network.device") {
+		t.Errorf("delay on a missing device: error %v, want one naming spec.fault.network.device", err)
+	}
+	if _, err := e.Apply(t.Context(), netReq("other", a, v1alpha1.NetworkFault{
+		Action: v1alpha1.NetworkDelay, Latency: dur(100 * time.Millisecond), Device: "fltdummy0",
+	})); err != nil {
+		t.Fatalf("apply on fltdummy0: %v", err)
+	}
+	if rtt := netns.MedianRTT(t, a, echo, 10); rtt > base+10*time.Millisecond {
+		t.Errorf("delay on fltdummy0 slowed %s: RTT %v, before %v", a.Iface, rtt, base)
+	}
+	if err := e.Recover(t.Context(), "other", "test"); err != nil {
+		t.Fatalf("recover: %v", err)
+	}
+	if _, err := e.Apply(t.Context(), netReq("this", a, v1alpha1.NetworkFault{
+		Action: v1alpha1.NetworkDelay, Latency: dur(100 * time.Millisecond), Device: a.Iface,
+	})); err != nil {
+		t.Fatalf("apply on %s: %v", a.Iface, err)
+	}
+	if inc := netns.MedianRTT(t, a, echo, 10) - base; inc < 95*time.Millisecond || inc > 105*time.Millisecond {
+		t.Errorf("delay on %s: RTT increase %v, want 100ms ± 5ms", a.Iface, inc)
+	}
+	if err := e.Recover(t.Context(), "this", "test"); err != nil {
+		t.Fatalf("recover: %v", err)
 	}
 	assertNothingOurs(t, a.NsName, b.NsName)
 }

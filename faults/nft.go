@@ -35,6 +35,9 @@ type netMatch struct {
 	Direction v1alpha1.Direction `json:"direction"`
 	Peers     []string           `json:"peers,omitempty"` // CIDRs; empty: any peer
 	Ports     []int32            `json:"ports,omitempty"` // peer ports; empty: any port
+	// Device limits inet rules to one interface; empty: every interface
+	// but loopback.
+	Device string `json:"device,omitempty"`
 }
 
 func (m netMatch) egress() bool { return m.Direction != v1alpha1.DirectionFrom }
@@ -120,13 +123,18 @@ func ruleMatches(m netMatch, side hookSide, inet bool) ([][]expr.Any, error) {
 	for _, peer := range peers {
 		var base []expr.Any
 		if inet {
-			// Leave loopback alone: a pod's own localhost is not its network.
 			key := expr.MetaKeyOIFNAME
 			if side == sideIngress {
 				key = expr.MetaKeyIIFNAME
 			}
+			// The device asked for, else everything but loopback: a pod's
+			// own localhost is not its network.
+			op, dev := expr.CmpOpNeq, "lo"
+			if m.Device != "" {
+				op, dev = expr.CmpOpEq, m.Device
+			}
 			base = append(base, &expr.Meta{Key: key, Register: 1},
-				&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifname("lo")})
+				&expr.Cmp{Op: op, Register: 1, Data: ifname(dev)})
 		}
 		if peer != "" {
 			e, err := peerMatch(peer, side, inet)
