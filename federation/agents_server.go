@@ -13,12 +13,14 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -32,6 +34,10 @@ const (
 	DefaultAgentLease          = 30 * time.Second
 	DefaultAgentGrace          = 40 * time.Second
 	DefaultAgentStatusInterval = 60 * time.Second
+	// DefaultAgentStatusWriteQPS keeps HostAgent status writes well inside
+	// the hub's default client rate limit (50 QPS), leaving the rest to the
+	// controllers: 10,000 agents get a cadence write every ~7 minutes.
+	DefaultAgentStatusWriteQPS = 25
 	maxAgentBody               = 4 << 20
 )
 
@@ -57,11 +63,30 @@ type AgentServer struct {
 	// StatusInterval is the slow cadence of HostAgent status writes when
 	// nothing changed; 0 means DefaultAgentStatusInterval.
 	StatusInterval time.Duration
-	Log            logr.Logger
+	// StatusWriteQPS bounds HostAgent status writes per second, whatever
+	// the fleet's size: changes (Ready, Lost, active injections) go first,
+	// and the slow cadence stretches to fit. 0 means
+	// DefaultAgentStatusWriteQPS.
+	StatusWriteQPS float64
+	// CA, when set, signs the client certificate an agent asks for at
+	// registration (mTLS); serve with ConfigureTLS so that a presented
+	// certificate is verified, and must name the agent it heartbeats for.
+	CA *AgentCA
+	// RequireClientCert refuses registrations without a CSR and heartbeats
+	// without a client certificate from CA naming the agent. The bearer
+	// credential is checked either way: a stolen certificate alone, or a
+	// stolen credential alone, is not enough.
+	RequireClientCert bool
+	// ClientCertTTL is the lifetime of signed client certificates; 0 means
+	// DefaultAgentClientCertTTL. An agent whose certificate expired
+	// registers again.
+	ClientCertTTL time.Duration
+	Log           logr.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	reg registry
+	reg     registry
+	tokenMu sync.Mutex // serialises spending uses of limited join tokens
 }
 
 func (s *AgentServer) secrets() client.Reader {
@@ -128,6 +153,11 @@ func NewAgentHTTPServer(addr string, handler http.Handler, certFile, keyFile str
 		return nil, fmt.Errorf("agent API TLS key pair %s, %s: %w", certFile, keyFile, err)
 	}
 	srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	// HTTP/1.1 only: every agent keeps one connection open and sends one
+	// request per interval, so HTTP/2's multiplexing brings nothing, while
+	// each idle HTTP/2 connection costs a second goroutine, HPACK tables
+	// and frame buffers: with 10,000 agents that is most of the hub's memory.
+	srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
 	return srv, nil
 }
 
@@ -212,6 +242,19 @@ func (s *AgentServer) register(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, err)
 		return
 	}
+	if req.CSR != "" {
+		if _, err := parseCSR([]byte(req.CSR)); err != nil {
+			writeErr(w, http.StatusBadRequest, err)
+			return
+		}
+	} else if s.RequireClientCert {
+		writeErr(w, http.StatusBadRequest, errors.New("field csr: required: this hub authenticates agents with client certificates (mTLS)"))
+		return
+	}
+	if s.RequireClientCert && s.CA == nil {
+		writeErr(w, http.StatusInternalServerError, errors.New("hub requires client certificates but keeps no agent CA"))
+		return
+	}
 	if err := s.consumeToken(ctx, bearer(r)); err != nil {
 		if errors.Is(err, errBadToken) {
 			writeErr(w, http.StatusUnauthorized, err)
@@ -227,6 +270,13 @@ func (s *AgentServer) register(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusInternalServerError, err)
 		return
 	}
+	var certPEM []byte
+	if req.CSR != "" && s.CA != nil {
+		if certPEM, err = s.CA.SignAgentCSR([]byte(req.CSR), name, s.ClientCertTTL, s.now()); err != nil {
+			writeErr(w, http.StatusInternalServerError, err)
+			return
+		}
+	}
 	if err := s.upsertAgent(ctx, name, &req, hash); err != nil {
 		s.Log.Error(err, "register", "agent", name)
 		writeErr(w, http.StatusInternalServerError, fmt.Errorf("register %s: %w", name, err))
@@ -237,7 +287,7 @@ func (s *AgentServer) register(w http.ResponseWriter, r *http.Request) {
 	st.credHash, st.lastSeq, st.registered, st.dirty = hash, 0, s.now(), true
 	s.reg.mu.Unlock()
 	s.Log.Info("agent registered", "agent", name)
-	writeJSON(w, http.StatusOK, agentapi.RegisterResponse{Agent: name, Credential: cred})
+	writeJSON(w, http.StatusOK, agentapi.RegisterResponse{Agent: name, Credential: cred, Certificate: string(certPEM)})
 }
 
 func newCredential() (cred string, hash []byte, _ error) {
@@ -264,15 +314,25 @@ func (s *AgentServer) upsertAgent(ctx context.Context, name string, req *agentap
 	}); err != nil {
 		return fmt.Errorf("host agent: %w", err)
 	}
-	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: agentSecretPrefix + name}}
-	if _, err := controllerutil.CreateOrPatch(ctx, s.Client, sec, func() error {
-		if sec.Labels == nil {
-			sec.Labels = map[string]string{}
+	// The credential Secret is written blind (create, else patch) rather
+	// than read through the hub's cached client: that would make the hub
+	// watch and hold every Secret of the cluster.
+	sec := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: agentSecretPrefix + name, Labels: map[string]string{agentLabel: name}},
+		Data:       map[string][]byte{agentCredentialKey: []byte(hex.EncodeToString(hash))},
+	}
+	err := s.Client.Create(ctx, sec)
+	if apierrors.IsAlreadyExists(err) {
+		raw, merr := json.Marshal(map[string]any{
+			"metadata": map[string]any{"labels": sec.Labels},
+			"data":     sec.Data,
+		})
+		if merr != nil {
+			return merr
 		}
-		sec.Labels[agentLabel] = name
-		sec.Data = map[string][]byte{agentCredentialKey: []byte(hex.EncodeToString(hash))}
-		return nil
-	}); err != nil {
+		err = s.Client.Patch(ctx, sec, client.RawPatch(types.MergePatchType, raw))
+	}
+	if err != nil {
 		return fmt.Errorf("credential secret: %w", err)
 	}
 	return nil
@@ -334,6 +394,13 @@ func (s *AgentServer) heartbeat(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := validateHeartbeat(&req); err != nil {
 		writeErr(w, http.StatusBadRequest, err)
+		return
+	}
+	if certAgent, present := clientCertAgent(r); present && certAgent != req.Agent {
+		writeErr(w, http.StatusForbidden, fmt.Errorf("client certificate does not name agent %q", req.Agent))
+		return
+	} else if !present && s.RequireClientCert {
+		writeErr(w, http.StatusUnauthorized, errors.New("a client certificate from the hub's agent CA is required"))
 		return
 	}
 	hash, err := s.credentialHash(r.Context(), req.Agent)

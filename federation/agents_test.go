@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -94,6 +95,17 @@ func TestAgentRegistrationAndHeartbeatSecurity(t *testing.T) {
 		federation.JoinTokenSecret(agentsNS, "once", "tok-once", time.Now().Add(time.Hour), true),
 		federation.JoinTokenSecret(agentsNS, "expired", "tok-old", time.Now().Add(-time.Minute), false),
 		federation.JoinTokenSecret(agentsNS, "multi", "tok-multi", time.Now().Add(time.Hour), false),
+		federation.LimitedJoinTokenSecret(agentsNS, "twice", "tok-twice", time.Now().Add(time.Hour), 2),
+		func() *corev1.Secret {
+			s := federation.LimitedJoinTokenSecret(agentsNS, "garbled", "tok-garbled", time.Now().Add(time.Hour), 5)
+			s.Data[federation.JoinTokenUsesLeftKey] = []byte("many")
+			return s
+		}(),
+		func() *corev1.Secret {
+			s := federation.JoinTokenSecret(agentsNS, "forever", "tok-forever", time.Now().Add(time.Hour), false)
+			delete(s.Data, federation.JoinTokenExpiresAtKey)
+			return s
+		}(),
 	} {
 		if err := c.Create(ctx, s); err != nil {
 			t.Fatal(err)
@@ -110,6 +122,8 @@ func TestAgentRegistrationAndHeartbeatSecurity(t *testing.T) {
 		{"no token", "", body, 401},
 		{"unknown token", "nope", body, 401},
 		{"expired token", "tok-old", body, 401},
+		{"token without expiry", "tok-forever", body, 401},
+		{"token with an unreadable use count", "tok-garbled", body, 401},
 		{"malformed JSON", "tok-multi", `{"hostname": `, 400},
 		{"unknown field", "tok-multi", `{"hostname":"x","root":true}`, 400},
 		{"bad label", "tok-multi", agentapi.RegisterRequest{Hostname: "x", Labels: map[string]string{"a b": "c"}}, 400},
@@ -157,6 +171,19 @@ func TestAgentRegistrationAndHeartbeatSecurity(t *testing.T) {
 		t.Errorf("single-use token reused: %d %s", resp.StatusCode, out)
 	}
 
+	// A token limited to two uses admits two agents, then none.
+	for i, want := range []int{200, 200, 401} {
+		if resp, out := post(t, ts, agentapi.RegisterPath, "tok-twice", agentapi.RegisterRequest{Hostname: fmt.Sprintf("twice-%d", i)}); resp.StatusCode != want {
+			t.Errorf("registration %d with a two-use token: %d %s, want %d", i+1, resp.StatusCode, out, want)
+		}
+	}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: agentsNS, Name: "twice"}, &corev1.Secret{}); !apierrors.IsNotFound(err) {
+		t.Errorf("two-use token still there after two uses (err %v)", err)
+	}
+	if err := c.Get(ctx, client.ObjectKey{Name: "twice-2"}, &v1alpha1.HostAgent{}); !apierrors.IsNotFound(err) {
+		t.Errorf("HostAgent of the refused third registration exists (err %v)", err)
+	}
+
 	inj := v1alpha1.Injection{ObjectMeta: metav1.ObjectMeta{Name: "exp-1"}, Spec: v1alpha1.InjectionSpec{
 		Targets:  []v1alpha1.InjectionTarget{{Key: "host", Kind: v1alpha1.TargetHost}},
 		Fault:    v1alpha1.FaultSpec{Network: &v1alpha1.NetworkFault{Action: v1alpha1.NetworkPartition}},
@@ -182,6 +209,14 @@ func TestAgentRegistrationAndHeartbeatSecurity(t *testing.T) {
 	}
 	if resp, _ := post(t, ts, agentapi.HeartbeatPath, reg.Credential, agentapi.HeartbeatRequest{Agent: reg.Agent}); resp.StatusCode != 400 {
 		t.Errorf("heartbeat without seq: %d, want 400", resp.StatusCode)
+	}
+	// A malformed heartbeat with a high seq changes nothing: the seq is not
+	// spent, nothing is observed.
+	if resp, out := post(t, ts, agentapi.HeartbeatPath, reg.Credential, `{"agent":"`+reg.Agent+`","seq":100,"observed":[{"metadata":{}}]}`); resp.StatusCode != 400 {
+		t.Errorf("heartbeat with a nameless injection: %d %s, want 400", resp.StatusCode, out)
+	}
+	if obs, reachable := srv.Observed(reg.Agent); reachable || len(obs) != 0 {
+		t.Errorf("refused heartbeats changed the hub's view: observed %v, reachable %v", obs, reachable)
 	}
 	observed := *inj.DeepCopy()
 	observed.Status.Phase = v1alpha1.InjectionInjected

@@ -50,7 +50,11 @@ const secretIndexKey = ".spec.kubeConfigSecretRef"
 // node count, whether faultline's CRDs and daemon are there.
 type MemberClusterReconciler struct {
 	client.Client
-	Cache    *ClusterCache
+	// APIReader reads kubeconfig Secrets straight from the API server, so
+	// the hub caches only Secrets' metadata, never every Secret's data.
+	// Nil: the manager's.
+	APIReader client.Reader
+	Cache     *ClusterCache
 	Recorder recorder.EventRecorder
 	// ResyncInterval re-inspects a reachable member (default 1m); health
 	// changes in between arrive from the cache's probes.
@@ -61,6 +65,9 @@ type MemberClusterReconciler struct {
 func (r *MemberClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.ResyncInterval <= 0 {
 		r.ResyncInterval = time.Minute
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
 	}
 	if err := mgr.Add(r.Cache); err != nil {
 		return fmt.Errorf("adding cluster cache: %w", err)
@@ -74,7 +81,9 @@ func (r *MemberClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.MemberCluster{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.clustersForSecret)).
+		// Metadata only: a change is all we need to know; connect reads
+		// the one Secret it needs.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.clustersForSecret), builder.OnlyMetadata).
 		WatchesRawSource(source.Channel(r.Cache.changes, &handler.EnqueueRequestForObject{})).
 		Complete(r)
 }
@@ -178,7 +187,7 @@ func (r *MemberClusterReconciler) connect(ctx context.Context, mc *v1alpha1.Memb
 		key = "value"
 	}
 	sec := &corev1.Secret{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, sec); err != nil {
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, sec); err != nil {
 		if apierrors.IsNotFound(err) {
 			return &stallError{reason: ReasonKubeConfigMissing, err: fmt.Errorf("secret %s/%s not found", ref.Namespace, ref.Name)}
 		}

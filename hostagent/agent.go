@@ -2,6 +2,7 @@ package hostagent
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -59,6 +61,8 @@ type Agent struct {
 	engine *faults.Engine
 	http   *http.Client
 
+	clientCert atomic.Pointer[tls.Certificate]
+
 	mu            sync.Mutex
 	cred          *credential
 	seq           uint64
@@ -89,6 +93,7 @@ func (a *Agent) Run(ctx context.Context) (retErr error) {
 	if a.http == nil {
 		a.http = &http.Client{Timeout: max(a.o.Interval, 2*time.Second)}
 	}
+	a.http = withClientCertificate(a.http, a.clientCert.Load)
 	a.engine = a.o.Engine
 	if a.engine == nil {
 		// Open reaps whatever a previous (killed) agent left journaled,
@@ -117,7 +122,9 @@ func (a *Agent) Run(ctx context.Context) (retErr error) {
 		return err
 	}
 	if cred != nil && cred.Hub == a.o.Hub {
-		a.cred = cred
+		if err := a.useCredential(cred); err != nil {
+			return err
+		}
 	}
 
 	t := time.NewTicker(a.o.Interval)
@@ -137,6 +144,10 @@ func (a *Agent) Run(ctx context.Context) (retErr error) {
 
 // step registers if needed, then heartbeats once and reconciles the answer.
 func (a *Agent) step(ctx context.Context, credPath string) error {
+	if a.cred != nil && a.o.Token != "" && certExpired(a.clientCert.Load(), time.Now()) {
+		a.o.Log.Info("client certificate expired, registering again")
+		a.cred = nil
+	}
 	if a.cred == nil {
 		if err := a.register(ctx, credPath); err != nil {
 			return err
@@ -156,7 +167,15 @@ func (a *Agent) register(ctx context.Context, credPath string) error {
 	if a.o.Token == "" {
 		return errors.New("not registered and no join token given")
 	}
+	// An old (expired) client certificate would fail the handshake.
+	a.clientCert.Store(nil)
+	a.http.CloseIdleConnections()
 	req := a.describe()
+	keyPEM, csrPEM, err := newClientKey(req.Hostname)
+	if err != nil {
+		return err
+	}
+	req.CSR = string(csrPEM)
 	// A single-use token is spent once the hub accepts it: give the hub
 	// time to answer rather than give up on a slow API server and be locked
 	// out.
@@ -167,11 +186,30 @@ func (a *Agent) register(ctx context.Context, credPath string) error {
 		return fmt.Errorf("register: %w", err)
 	}
 	c := &credential{Hub: a.o.Hub, Agent: resp.Agent, Credential: resp.Credential}
+	if resp.Certificate != "" {
+		c.Certificate, c.Key = resp.Certificate, string(keyPEM)
+	}
+	if err := a.useCredential(c); err != nil {
+		return fmt.Errorf("register: %w", err)
+	}
 	if err := c.save(credPath); err != nil {
 		return err
 	}
+	// The connection registration used carries no client certificate:
+	// heartbeats open one that does.
+	a.http.CloseIdleConnections()
+	a.o.Log.Info("registered", "agent", c.Agent, "clientCertificate", c.Certificate != "")
+	return nil
+}
+
+// useCredential makes c (and its client certificate, if any) the agent's.
+func (a *Agent) useCredential(c *credential) error {
+	cert, err := c.clientCertificate()
+	if err != nil {
+		return err
+	}
+	a.clientCert.Store(cert)
 	a.cred = c
-	a.o.Log.Info("registered", "agent", c.Agent)
 	return nil
 }
 

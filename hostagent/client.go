@@ -49,6 +49,33 @@ func NewHTTPClient(caFile string, timeout time.Duration) (*http.Client, error) {
 	return &http.Client{Transport: tr, Timeout: timeout}, nil
 }
 
+// withClientCertificate returns a copy of hc whose TLS handshakes present
+// the certificate get returns (none while it returns nil), so an agent that
+// registers mid-run starts using its certificate on its next connection.
+// A client whose transport is not an *http.Transport is returned as is.
+func withClientCertificate(hc *http.Client, get func() *tls.Certificate) *http.Client {
+	tr, ok := hc.Transport.(*http.Transport)
+	if hc.Transport == nil {
+		tr, ok = http.DefaultTransport.(*http.Transport), true
+	}
+	if !ok {
+		return hc
+	}
+	tr = tr.Clone()
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	tr.TLSClientConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		if c := get(); c != nil {
+			return c, nil
+		}
+		return &tls.Certificate{}, nil // none: the hub decides whether that will do
+	}
+	out := *hc
+	out.Transport = tr
+	return &out
+}
+
 // post sends body as JSON to the hub and decodes a 2xx answer into out.
 func post(ctx context.Context, c *http.Client, hub, path, bearer string, body, out any) error {
 	raw, err := json.Marshal(body)

@@ -74,7 +74,7 @@ func addWebhookReceiver(mgr ctrl.Manager, o *options) error {
 	mux := http.NewServeMux()
 	mux.Handle("/hook/", &reconciler.Receiver{Client: mgr.GetClient(), Secret: secret, Log: mgr.GetLogger().WithName("receiver")})
 	srv := &http.Server{Addr: o.webhookAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	return mgr.Add(serveRunnable("webhook receiver", srv))
+	return mgr.Add(serveOnEveryReplica("webhook receiver", srv))
 }
 
 // agentFleet keeps a disabled agent API a nil interface, not a typed nil.

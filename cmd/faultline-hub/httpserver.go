@@ -11,9 +11,27 @@ import (
 )
 
 // serveRunnable runs srv for as long as the manager runs (TLS when srv has a
-// TLSConfig with certificates) and shuts it down gracefully with it.
+// TLSConfig with certificates) and shuts it down gracefully with it. Only
+// the leader serves it.
 func serveRunnable(name string, srv *http.Server) manager.Runnable {
-	return manager.RunnableFunc(func(ctx context.Context) error {
+	return manager.RunnableFunc(serve(name, srv))
+}
+
+// everyReplica is a runnable the manager starts on every replica, leader or
+// not.
+type everyReplica struct{ manager.RunnableFunc }
+
+func (everyReplica) NeedLeaderElection() bool { return false }
+
+// serveOnEveryReplica is serveRunnable for servers whose handlers only
+// write to the API server and keep no state of their own (the push-webhook
+// receiver), so a Service may send their traffic to any replica.
+func serveOnEveryReplica(name string, srv *http.Server) manager.Runnable {
+	return everyReplica{manager.RunnableFunc(serve(name, srv))}
+}
+
+func serve(name string, srv *http.Server) func(context.Context) error {
+	return func(ctx context.Context) error {
 		errc := make(chan error, 1)
 		go func() {
 			if srv.TLSConfig != nil {
@@ -33,5 +51,5 @@ func serveRunnable(name string, srv *http.Server) manager.Runnable {
 			}
 			return nil
 		}
-	})
+	}
 }

@@ -19,6 +19,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1alpha1 "github.com/faultline-dev/faultline/crds/v1alpha1"
+	"github.com/faultline-dev/faultline/federation"
 )
 
 // options are the hub's flags. Client, logging and leader-election flags come
@@ -39,6 +40,11 @@ type options struct {
 	agentTLSCert        string
 	agentTLSKey         string
 	agentInsecure       bool
+	agentMTLS           bool
+	agentCACert         string
+	agentCAKey          string
+	agentStatusInterval time.Duration
+	agentStatusQPS      float64
 	client              runtimeclient.Options
 	logging             logger.Options
 	leaderElection      leaderelection.Options
@@ -62,6 +68,11 @@ func (o *options) bindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.agentTLSCert, "agent-tls-cert", "", "TLS certificate of the agent API.")
 	fs.StringVar(&o.agentTLSKey, "agent-tls-key", "", "TLS key of the agent API.")
 	fs.BoolVar(&o.agentInsecure, "agent-insecure", false, "Serve the agent API without TLS (local trials only: credentials travel in the clear).")
+	fs.BoolVar(&o.agentMTLS, "agent-mtls", false, "Require agents to present a client certificate from the agent CA (signed at registration) on every heartbeat, besides their credential.")
+	fs.StringVar(&o.agentCACert, "agent-ca-cert", "", "Certificate of the CA that signs agents' client certificates. Empty: the hub keeps its own in the Secret "+federation.AgentCASecretName+", created on first start.")
+	fs.StringVar(&o.agentCAKey, "agent-ca-key", "", "Key of --agent-ca-cert.")
+	fs.DurationVar(&o.agentStatusInterval, "agent-status-interval", federation.DefaultAgentStatusInterval, "Slow cadence of HostAgent status writes when nothing changed (changes are written at once).")
+	fs.Float64Var(&o.agentStatusQPS, "agent-status-qps", federation.DefaultAgentStatusWriteQPS, "At most this many HostAgent status writes per second, whatever the fleet's size; changes go first and the slow cadence stretches to fit.")
 	o.client.BindFlags(fs)
 	o.logging.BindFlags(fs)
 	o.leaderElection.BindFlags(fs)

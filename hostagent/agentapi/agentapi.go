@@ -27,6 +27,11 @@ type RegisterRequest struct {
 	Version      string            `json:"version,omitempty"`
 	Labels       map[string]string `json:"labels,omitempty"`
 	Capabilities []string          `json:"capabilities,omitempty"`
+	// CSR is a PEM certificate request for a client certificate (mTLS). The
+	// hub signs it when it keeps an agent CA, naming the agent whatever
+	// the request asks for; a hub that requires client certificates refuses
+	// a registration without one.
+	CSR string `json:"csr,omitempty"`
 }
 
 // RegisterResponse carries the agent's name on the hub and its credential.
@@ -34,6 +39,10 @@ type RegisterRequest struct {
 type RegisterResponse struct {
 	Agent      string `json:"agent"`
 	Credential string `json:"credential"`
+	// Certificate is the PEM client certificate signed for CSR, empty when
+	// the hub keeps no agent CA. Heartbeats present it in the TLS
+	// handshake, along with the credential.
+	Certificate string `json:"certificate,omitempty"`
 }
 
 // HeartbeatRequest reports what the agent runs.
