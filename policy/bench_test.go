@@ -2,7 +2,11 @@ package policy_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/faultline-dev/faultline/policy"
 )
@@ -22,6 +26,59 @@ func BenchmarkDecision(b *testing.B) {
 		}
 	}
 	cpu.report(b)
+}
+
+// BenchmarkDecisionDistinctInputs is BenchmarkDecision over 1,000 distinct
+// inputs in turn (namespaces, durations, shares, times and placements vary),
+// so that no layer can answer from what it saw before: every iteration is a
+// full evaluation of a different experiment.
+func BenchmarkDecisionDistinctInputs(b *testing.B) {
+	set := benchSet(b)
+	ins := distinctInputs(1000)
+	b.ReportAllocs()
+	cpu := startThreadCPU(b)
+	i := 0
+	for b.Loop() {
+		if _, err := set.Decide(b.Context(), ins[i%len(ins)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	cpu.report(b)
+}
+
+// BenchmarkDecisionCacheHit is BenchmarkDecision on a set with a decision
+// cache (Set.WithCache) and the same input every time: the cost of a hit,
+// input conversion and key included. It is not an evaluation.
+func BenchmarkDecisionCacheHit(b *testing.B) {
+	set := benchSet(b).WithCache(1024)
+	in := benchInput()
+	b.ReportAllocs()
+	cpu := startThreadCPU(b)
+	for b.Loop() {
+		d, err := set.Decide(b.Context(), in)
+		if err != nil || !d.Allowed {
+			b.Fatalf("decision = %+v, %v", d, err)
+		}
+	}
+	cpu.report(b)
+}
+
+func distinctInputs(n int) []*policyInput {
+	ins := make([]*policyInput, n)
+	for i := range ins {
+		in := benchInput()
+		if i%2 == 0 {
+			in = baseline()
+		}
+		in.Experiment.Spec.Selector.Namespaces = []string{fmt.Sprintf("team-%d", i%50)}
+		in.Experiment.Spec.Duration = &metav1.Duration{Duration: time.Duration(1+i%7) * time.Minute}
+		in.BlastRadius[0].Selected = 1 + i%5
+		in.BlastRadius[0].Percent = float64(in.BlastRadius[0].Selected) * 10
+		in.Now = policy.NewNow(thursdayNoon.Add(time.Duration(i) * time.Second))
+		ins[i] = in
+	}
+	return ins
 }
 
 // BenchmarkDecisionConvertedInput leaves out the conversion of the input to

@@ -28,8 +28,7 @@ func (p *Policy) Broken() error { return p.broken }
 
 func (p *Policy) evaluateBroken(_ context.Context, _ ast.Value) (Decision, error) {
 	var d Decision
-	d.addDenial(p, binding{pkgRule: RuleCompileFailed}, map[string]any{
-		"message": "the policy does not compile, so it admits nothing: " + p.broken.Error(),
-	})
+	d.addDenial(p, binding{pkgRule: RuleCompileFailed}, ast.NewObject(ast.Item(ast.InternedTerm("message"),
+		ast.StringTerm("the policy does not compile, so it admits nothing: "+p.broken.Error()))))
 	return d, nil
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/util"
 
@@ -91,7 +90,7 @@ type Policy struct {
 	enforcement v1alpha1.Enforcement
 	scope       *v1alpha1.PolicyScope
 	digest      string
-	query       rego.PreparedEvalQuery
+	query       *prepared
 	bindings    []binding
 	// broken is set on a stand-in for a policy that does not compile.
 	broken error
@@ -162,21 +161,11 @@ func Compile(ctx context.Context, spec Spec) (*Policy, error) {
 	}
 	store := inmem.NewFromObjectWithOpts(map[string]any{"parameters": params}, inmem.OptRoundTripOnWrite(false))
 
-	pq, err := rego.New(
-		rego.Compiler(compiler),
-		rego.Store(store),
-		rego.ParsedQuery(ast.NewBody(ast.NewExpr(ast.NewTerm(aggregatorRef)))),
-		// A builtin error (a malformed duration in the parameters, say)
-		// must fail the decision, not make a deny rule silently undefined.
-		rego.StrictBuiltinErrors(true),
-	).PrepareForEval(ctx,
-		// Partial evaluation folds what does not depend on the input (the
-		// parameters, their defaults, helper rules) into the prepared query
-		// once per generation, so that a decision only does the rest.
-		rego.WithPartialEval(),
-		// Rules computed from the input once and used many times stay
-		// rules, evaluated once per decision, instead of being inlined.
-		rego.WithNoInline(noInline))
+	// Partial evaluation folds what does not depend on the input into the
+	// prepared query once per generation, so that a decision only does the
+	// rest. A builtin error here (a malformed duration in the parameters,
+	// say) fails the compile instead of making a rule silently undefined.
+	pq, err := prepare(ctx, parsed, compiler, store)
 	if err != nil {
 		return nil, astErrors("", err)
 	}

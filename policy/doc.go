@@ -6,9 +6,13 @@
 // still required, and warnings.
 //
 // A Policy is compiled once per generation: its modules are parsed and
-// compiled, partially evaluated against its parameters, and one query
-// collecting every deny, approval and warn rule is prepared with
-// rego.PrepareForEval. Evaluate is safe for concurrent use.
+// compiled, and one query collecting every deny, approval and warn rule is
+// partially evaluated against its parameters; rules that partial evaluation
+// leaves behind but that do not depend on the input are computed then too.
+// A decision runs the residual query on OPA's evaluator (topdown) directly,
+// with the input converted once from the Go types (Input.Value). Evaluate is
+// safe for concurrent use. Set.WithCache adds a decision cache keyed by the
+// parts of the input a policy's Rego reads, for `faultline plan`.
 //
 // # Input
 //

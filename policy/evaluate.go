@@ -2,25 +2,21 @@ package policy
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/rego"
 
 	v1alpha1 "github.com/faultline-dev/faultline/crds/v1alpha1"
 )
 
 // Value converts an input to the form OPA evaluates, once, so that several
-// policies can judge it without converting it again.
+// policies can judge it without converting it again. The value is built
+// straight from the Go types, equal to what decoding the input's JSON would
+// give.
 func (in *Input) Value() (ast.Value, error) {
-	raw, err := json.Marshal(in)
-	if err != nil {
-		return nil, fmt.Errorf("encoding policy input: %w", err)
-	}
-	v, err := jsonToValue(raw)
+	v, err := toValue(in)
 	if err != nil {
 		return nil, fmt.Errorf("converting policy input: %w", err)
 	}
@@ -48,38 +44,32 @@ func (p *Policy) EvaluateValue(ctx context.Context, input ast.Value) (Decision, 
 	if p.broken != nil {
 		return p.evaluateBroken(ctx, input)
 	}
-	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(input))
+	result, err := p.query.eval(ctx, input)
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluating policy %s: %w", p.name, err)
 	}
-	if len(rs) != 1 {
-		// Every bound rule is a multi-value rule, defined (perhaps empty)
-		// whenever its package compiles; anything else is a bug to surface.
-		return Decision{}, fmt.Errorf("evaluating policy %s: %d results, want 1", p.name, len(rs))
-	}
-	if len(rs[0].Expressions) != 1 {
-		return Decision{}, fmt.Errorf("evaluating policy %s: %d expressions, want 1", p.name, len(rs[0].Expressions))
-	}
-	result, _ := rs[0].Expressions[0].Value.(map[string]any)
 	var d Decision
 	for _, b := range p.bindings {
-		items, _ := result[b.variable].([]any)
-		for _, item := range items {
+		items, _ := get(result, b.variable).(ast.Set)
+		if items == nil {
+			continue
+		}
+		items.Foreach(func(item *ast.Term) {
 			switch b.kind {
 			case ruleDeny:
-				d.addDenial(p, b, item)
+				d.addDenial(p, b, item.Value)
 			case ruleApproval:
-				d.addApproval(p, b, item)
+				d.addApproval(p, b, item.Value)
 			case ruleWarn:
-				d.addWarning(p, b, item)
+				d.addWarning(p, b, item.Value)
 			}
-		}
+		})
 	}
 	sortDecision(&d)
 	return d, nil
 }
 
-func (d *Decision) addDenial(p *Policy, b binding, item any) {
+func (d *Decision) addDenial(p *Policy, b binding, item ast.Value) {
 	rule, field, msg := finding(b, item)
 	x := Denial{Policy: p.name, Rule: rule, Field: field, Message: msg, Enforcement: p.enforcement}
 	d.Denials = append(d.Denials, x)
@@ -88,8 +78,8 @@ func (d *Decision) addDenial(p *Policy, b binding, item any) {
 	}
 }
 
-func (d *Decision) addApproval(p *Policy, b binding, item any) {
-	obj, _ := item.(map[string]any)
+func (d *Decision) addApproval(p *Policy, b binding, item ast.Value) {
+	obj, _ := item.(ast.Object)
 	a := ApprovalRequirement{
 		Policy: p.name,
 		Rule:   str(obj, "rule", b.pkgRule),
@@ -104,7 +94,7 @@ func (d *Decision) addApproval(p *Policy, b binding, item any) {
 	d.ApprovalsRequired = append(d.ApprovalsRequired, a)
 }
 
-func (d *Decision) addWarning(p *Policy, b binding, item any) {
+func (d *Decision) addWarning(p *Policy, b binding, item ast.Value) {
 	rule, field, msg := finding(b, item)
 	if field != "" {
 		d.Warnings = append(d.Warnings, fmt.Sprintf("%s/%s: %s: %s", p.name, rule, field, msg))
@@ -115,35 +105,45 @@ func (d *Decision) addWarning(p *Policy, b binding, item any) {
 
 // finding reads a deny or warn item: an object with rule, field and
 // message, or a bare message string.
-func finding(b binding, item any) (rule, field, message string) {
-	if s, ok := item.(string); ok {
-		return b.pkgRule, "", s
+func finding(b binding, item ast.Value) (rule, field, message string) {
+	if s, ok := item.(ast.String); ok {
+		return b.pkgRule, "", string(s)
 	}
-	obj, _ := item.(map[string]any)
+	obj, _ := item.(ast.Object)
 	msg := str(obj, "message", "")
 	if msg == "" && obj == nil {
-		msg = fmt.Sprint(item)
+		// Any other value, printed as its JSON form would be in Go.
+		if v, err := ast.JSON(item); err == nil {
+			msg = fmt.Sprint(v)
+		} else {
+			msg = item.String()
+		}
 	}
 	return str(obj, "rule", b.pkgRule), str(obj, "field", ""), msg
 }
 
-func str(obj map[string]any, key, def string) string {
-	if s, ok := obj[key].(string); ok && s != "" {
-		return s
+func get(obj ast.Object, key string) ast.Value {
+	if obj == nil {
+		return nil
+	}
+	if t := obj.Get(ast.InternedTerm(key)); t != nil {
+		return t.Value
+	}
+	return nil
+}
+
+func str(obj ast.Object, key, def string) string {
+	if s, ok := get(obj, key).(ast.String); ok && s != "" {
+		return string(s)
 	}
 	return def
 }
 
-func num(obj map[string]any, key string, def float64) float64 {
-	switch v := obj[key].(type) {
-	case json.Number:
-		if f, err := v.Float64(); err == nil {
+func num(obj ast.Object, key string, def float64) float64 {
+	if n, ok := get(obj, key).(ast.Number); ok {
+		if f, ok := n.Float64(); ok {
 			return math.Max(f, 0)
 		}
-	case float64:
-		return math.Max(v, 0)
-	case int:
-		return float64(max(v, 0))
 	}
 	return def
 }

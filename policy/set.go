@@ -14,6 +14,8 @@ import (
 // Set is an immutable collection of compiled policies that decide together.
 type Set struct {
 	policies []*Policy
+	// caches, when set, hold each policy's decisions (see WithCache).
+	caches []*decisionCache
 }
 
 // NewSet collects policies, ordered by name.
@@ -21,6 +23,24 @@ func NewSet(policies ...*Policy) *Set {
 	ps := slices.Clone(policies)
 	sort.Slice(ps, func(i, j int) bool { return ps[i].name < ps[j].name })
 	return &Set{policies: ps}
+}
+
+// WithCache returns a set of the same policies that remembers up to size
+// decisions per policy, keyed by the parts of the input the policy can
+// read (found in its Rego, see findReads): two experiments that differ only
+// where no rule looks, such as their names, share one evaluation. Policies
+// that call non-deterministic builtins (time.now_ns, http.send) are never
+// cached. The cache lives as long as the returned set, which suits one
+// `faultline plan` run; a new policy generation is a new set, so a cached
+// decision never outlives the policy (digest) that made it.
+func (s *Set) WithCache(size int) *Set {
+	caches := make([]*decisionCache, len(s.policies))
+	for i, p := range s.policies {
+		if p.query != nil && p.query.reads.cacheable && size > 0 {
+			caches[i] = newDecisionCache(size)
+		}
+	}
+	return &Set{policies: s.policies, caches: caches}
 }
 
 // Len returns how many policies the set holds.
@@ -33,7 +53,7 @@ func (s *Set) Len() int { return len(s.policies) }
 func (s *Set) Decide(ctx context.Context, in *Input) (Decision, error) {
 	var d Decision
 	var value ast.Value
-	for _, p := range s.policies {
+	for i, p := range s.policies {
 		if !p.Applies(in) {
 			continue
 		}
@@ -44,9 +64,21 @@ func (s *Set) Decide(ctx context.Context, in *Input) (Decision, error) {
 			}
 			value = v
 		}
+		var cache *decisionCache
+		var key *ast.Array
+		if s.caches != nil && s.caches[i] != nil {
+			cache, key = s.caches[i], p.query.reads.key(value)
+			if pd, ok := cache.get(key); ok {
+				d.merge(pd)
+				continue
+			}
+		}
 		pd, err := p.EvaluateValue(ctx, value)
 		if err != nil {
 			return Decision{}, err
+		}
+		if cache != nil {
+			cache.put(key, pd)
 		}
 		d.merge(pd)
 	}

@@ -14,8 +14,14 @@ rule := "change-window"
 
 params := util.params("changeWindow", {"windows": [], "timeZone": null, "selector": {}})
 
+# tz is the parameter when set, else the input's zone, else UTC. Written as
+# two exclusive definitions rather than with else, so that partial
+# evaluation folds a configured zone into the prepared query.
 tz := params.timeZone if params.timeZone != null
-else := input.now.timeZone if input.now.timeZone
+
+tz := now_tz if params.timeZone == null
+
+now_tz := input.now.timeZone if input.now.timeZone
 else := "UTC"
 
 # local is now in the windows' time zone, computed once per decision (the

@@ -43,6 +43,10 @@ type Options struct {
 	Now time.Time
 	// Parallel decisions; 0: GOMAXPROCS.
 	Parallel int
+	// NoCache evaluates every experiment, even those whose policy input
+	// matches an earlier one's in every part the policies read (see
+	// policy.Set.WithCache).
+	NoCache bool
 }
 
 // Verdict of one experiment.
@@ -77,12 +81,20 @@ type Result struct {
 // and line; plan reads it without importing sources.
 const SourceFileAnnotation = "faultline.dev/source-file"
 
+// maxCachedDecisions bounds the memory a plan's decision cache takes.
+const maxCachedDecisions = 1 << 16
+
 // Plan judges every experiment, in parallel, and returns the results in the
 // experiments' order. An error (a placement that does not resolve, a policy
 // that fails to evaluate) stops the plan: it is an input error, not a denial.
 func Plan(ctx context.Context, exps []v1alpha1.Experiment, opts Options) ([]Result, error) {
 	if opts.Policies == nil {
 		opts.Policies = policy.NewSet()
+	}
+	if !opts.NoCache {
+		// Experiments in a repository often differ only where no rule looks
+		// (their names, their files): those share one evaluation.
+		opts.Policies = opts.Policies.WithCache(min(len(exps), maxCachedDecisions))
 	}
 	now := opts.Now
 	if now.IsZero() {

@@ -109,8 +109,22 @@ func TestPlanPlacementErrorIsAnInputError(t *testing.T) {
 }
 
 // BenchmarkPlan10000 plans 10,000 generated experiments (a mix of staging,
-// production and protected-namespace ones) against the whole library.
-func BenchmarkPlan10000(b *testing.B) {
+// production and protected-namespace ones) against the whole library. They
+// differ in name and file, which no library rule reads, so the decision
+// cache evaluates three distinct policy inputs; see the Uncached and Varied
+// benchmarks for the cost without that.
+func BenchmarkPlan10000(b *testing.B) { benchmarkPlan(b, threeKinds(), false) }
+
+// BenchmarkPlan10000Uncached evaluates every one of the 10,000 experiments.
+func BenchmarkPlan10000Uncached(b *testing.B) { benchmarkPlan(b, threeKinds(), true) }
+
+// BenchmarkPlan10000Varied plans 10,000 experiments that differ in what the
+// rules read as a larger repository's would: 40 team namespaces, 4 fault
+// kinds, 5 durations, 3 shares, 3 placements (one in 20 selecting
+// kube-system), so that 3,230 distinct decisions are evaluated.
+func BenchmarkPlan10000Varied(b *testing.B) { benchmarkPlan(b, varied(), false) }
+
+func threeKinds() []v1alpha1.Experiment {
 	exps := make([]v1alpha1.Experiment, 10000)
 	for i := range exps {
 		switch i % 3 {
@@ -122,7 +136,34 @@ func BenchmarkPlan10000(b *testing.B) {
 			exps[i] = experiment(fmt.Sprintf("e%d", i), "staging", "kube-system")
 		}
 	}
-	opts := plan.Options{Policies: librarySet(b), Members: members, Source: policy.SourceInput{Revision: revision}}
+	return exps
+}
+
+func varied() []v1alpha1.Experiment {
+	faults := []v1alpha1.FaultSpec{
+		{Pod: &v1alpha1.PodFault{Action: v1alpha1.PodKill}},
+		{Network: &v1alpha1.NetworkFault{Action: v1alpha1.NetworkDelay, Latency: &metav1.Duration{Duration: 100 * time.Millisecond}}},
+		{Stress: &v1alpha1.StressFault{Action: v1alpha1.StressCPU, Workers: 2}},
+		{Process: &v1alpha1.ProcessFault{Action: v1alpha1.ProcessKill, Process: "java"}},
+	}
+	envs := []string{"staging", "prod", "staging"}
+	exps := make([]v1alpha1.Experiment, 10000)
+	for i := range exps {
+		ns := fmt.Sprintf("team-%d", i%40)
+		if i%20 == 7 {
+			ns = "kube-system"
+		}
+		e := experiment(fmt.Sprintf("e%d", i), envs[(i/40)%3], ns)
+		e.Spec.Fault = faults[(i/7)%len(faults)]
+		e.Spec.Duration = &metav1.Duration{Duration: time.Duration(1+(i/11)%5) * 5 * time.Minute}
+		e.Spec.Value = fmt.Sprint(10 * (1 + (i/13)%3))
+		exps[i] = e
+	}
+	return exps
+}
+
+func benchmarkPlan(b *testing.B, exps []v1alpha1.Experiment, noCache bool) {
+	opts := plan.Options{Policies: librarySet(b), Members: members, Source: policy.SourceInput{Revision: revision}, NoCache: noCache}
 	b.ReportAllocs()
 	start := processCPU(b)
 	for b.Loop() {
