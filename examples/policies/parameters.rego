@@ -5,7 +5,10 @@
 # through `faultline policy manifest`, for the hub.
 package parameters
 
-protectedNamespaces := {"additional": ["monitoring", "cert-manager"]}
+# requireNamespace is off: an experiment whose selector names no namespace
+# targets its own (Chaos Mesh's rule), never a protected one. With it on,
+# host experiments, which select hosts and no pods, would be refused too.
+protectedNamespaces := {"additional": ["monitoring", "cert-manager"], "requireNamespace": false}
 
 maxDuration := {
 	"max": "30m",

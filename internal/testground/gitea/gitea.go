@@ -195,6 +195,10 @@ ENABLED = false
 [actions]
 ENABLED = false
 
+[webhook]
+; the hub's push receiver listens on loopback, as everything here does
+ALLOWED_HOST_LIST = loopback
+
 [log]
 MODE = console
 LEVEL = Warn
@@ -305,6 +309,18 @@ func (s *Server) Close() error {
 		return errors.New("did not stop on SIGTERM within 20s; killed")
 	}
 }
+
+// PID is the process id of gitea web (also its process group), for programs
+// that must be able to find it again after a crash.
+func (s *Server) PID() int {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
+// Output is what gitea web has printed so far, for a failure report.
+func (s *Server) Output() string { return s.out.String() }
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -74,17 +74,42 @@ func Start(t testing.TB, targets ...string) *Server {
 	return s
 }
 
-func start(bin, dir string, targets []string) (*Server, error) {
+// New runs Prometheus from bin with its configuration and data in dir,
+// scraping the given loopback targets every ScrapeInterval, and waits until
+// it is ready. It listens on addr (host:port), or on a free loopback port
+// when addr is empty. The caller must Stop it. This is Start without a test,
+// for programs such as the demo.
+func New(bin, dir, addr string, targets ...string) (*Server, error) {
+	if addr == "" {
+		return start(bin, dir, targets)
+	}
+	if err := writeConfig(dir, targets); err != nil {
+		return nil, err
+	}
+	return launch(bin, dir, filepath.Join(dir, "prometheus.yml"), addr)
+}
+
+// Output is what Prometheus has printed so far, for a failure report.
+func (s *Server) Output() string { return s.out.String() }
+
+func writeConfig(dir string, targets []string) error {
 	for _, tg := range targets {
 		host, _, err := net.SplitHostPort(tg)
 		if err != nil || !net.ParseIP(host).IsLoopback() {
-			return nil, fmt.Errorf("target %q: only loopback host:port targets are allowed", tg)
+			return fmt.Errorf("target %q: only loopback host:port targets are allowed", tg)
 		}
 	}
-	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, config(targets), 0o644); err != nil {
-		return nil, fmt.Errorf("write config: %w", err)
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), config(targets), 0o644); err != nil {
+		return fmt.Errorf("write config: %w", err)
 	}
+	return nil
+}
+
+func start(bin, dir string, targets []string) (*Server, error) {
+	if err := writeConfig(dir, targets); err != nil {
+		return nil, err
+	}
+	cfg := filepath.Join(dir, "prometheus.yml")
 	// A free port can be taken between our probe and Prometheus' bind; try a few.
 	var lastErr error
 	for range 3 {
@@ -92,7 +117,7 @@ func start(bin, dir string, targets []string) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s, err := launch(bin, dir, cfg, port)
+		s, err := launch(bin, dir, cfg, fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
 			return s, nil
 		}
@@ -101,8 +126,7 @@ func start(bin, dir string, targets []string) (*Server, error) {
 	return nil, lastErr
 }
 
-func launch(bin, dir, cfg string, port int) (*Server, error) {
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+func launch(bin, dir, cfg, addr string) (*Server, error) {
 	s := &Server{URL: "http://" + addr, out: &testground.Output{}, done: make(chan struct{})}
 	s.cmd = exec.Command(bin,
 		"--config.file="+cfg,
@@ -199,3 +223,7 @@ func freePort() (int, error) {
 }
 
 // syncBuffer collects a child's output; exec writes to it from two goroutines.
+
+// PID is the process id of Prometheus (also its process group), for
+// programs that must be able to find it again after a crash.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
