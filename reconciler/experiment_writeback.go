@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1alpha1 "github.com/faultline-dev/faultline/crds/v1alpha1"
+	"github.com/faultline-dev/faultline/policy"
 	"github.com/faultline-dev/faultline/reconciler/writeback"
 	"github.com/faultline-dev/faultline/sources"
 )
@@ -147,14 +148,7 @@ func (w *WriteBack) appendNote(ctx context.Context, r *ExperimentReconciler, exp
 	if err := w.Client.List(ctx, approvals, client.InNamespace(exp.Namespace)); err != nil {
 		approvals.Items = nil
 	}
-	var counted []v1alpha1.Approval
-	for _, a := range approvals.Items {
-		if a.Spec.Experiment == exp.Name && writeback.CommitOf(a.Spec.Revision) != "" &&
-			strings.HasPrefix(writeback.CommitOf(exp.Status.Revision), writeback.CommitOf(a.Spec.Revision)) {
-			counted = append(counted, a)
-		}
-	}
-	rec := writeback.NewRecord(exp, author, counted, nil)
+	rec := writeback.NewRecord(exp, author, approvalsOfRun(exp, approvals.Items), nil)
 	notes := &writeback.Notes{URL: src.Spec.URL, Auth: auth}
 	if err := notes.Append(ctx, rec); err != nil {
 		r.event(exp, corev1.EventTypeWarning, "AuditNoteFailed", "WriteBack", "audit note on %s: %v", rec.Commit, err)
@@ -174,4 +168,18 @@ func (w *WriteBack) httpClient() *http.Client {
 		return w.HTTPClient
 	}
 	return &http.Client{Timeout: writeBackTimeout}
+}
+
+// approvalsOfRun picks the approvals of the experiment's revision, by the
+// rule admission uses: the full revision, the SHA-1 or an abbreviation of
+// it, so a run approved with `faultline approve --revision 3f2c1ab` records
+// its approver.
+func approvalsOfRun(exp *v1alpha1.Experiment, approvals []v1alpha1.Approval) []v1alpha1.Approval {
+	var counted []v1alpha1.Approval
+	for _, a := range approvals {
+		if a.Spec.Experiment == exp.Name && policy.RevisionMatches(a.Spec.Revision, exp.Status.Revision) {
+			counted = append(counted, a)
+		}
+	}
+	return counted
 }

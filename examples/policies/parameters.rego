@@ -5,10 +5,9 @@
 # through `faultline policy manifest`, for the hub.
 package parameters
 
-# requireNamespace is off: an experiment whose selector names no namespace
-# targets its own (Chaos Mesh's rule), never a protected one. With it on,
-# host experiments, which select hosts and no pods, would be refused too.
-protectedNamespaces := {"additional": ["monitoring", "cert-manager"], "requireNamespace": false}
+# Every pod experiment must name its namespaces (requireNamespace, the
+# default); host experiments select no pods and need none.
+protectedNamespaces := {"additional": ["monitoring", "cert-manager"]}
 
 maxDuration := {
 	"max": "30m",

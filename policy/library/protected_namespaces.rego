@@ -5,7 +5,9 @@
 #               kube-node-lease, faultline-system)
 #   additional: namespaces added to the defaults without restating them
 #   requireNamespace: deny a selector that names no namespace (default true):
-#               its reach would then depend on defaults, not on what it says
+#               its reach would then depend on defaults, not on what it says.
+#               Experiments placed on host agents only select no pods, so
+#               neither this nor the own-namespace rule applies to them.
 package faultline.library.protected_namespaces
 
 import data.faultline.library.util
@@ -35,6 +37,16 @@ deny contains util.violation(rule, sprintf("spec.selector.pods.%s", [ns]), sprin
 names_none if {
 	count(object.get(selector, "namespaces", [])) == 0
 	count(object.get(selector, "pods", {})) == 0
+	not hosts_only
+}
+
+# hosts_only: placed on host agents and on no member cluster, so no pod is
+# selected. An experiment without placement takes its source's default,
+# which may reach clusters, so it is not host-only.
+hosts_only if {
+	placement := object.get(input, ["experiment", "spec", "placement"], {})
+	object.get(placement, "agents", null) != null
+	object.get(placement, "clusters", null) == null
 }
 
 deny contains util.violation(rule, "spec.selector.namespaces", "the selector names no namespace, so it could reach protected ones; list the namespaces to target") if {

@@ -47,3 +47,19 @@ test_additional_namespaces_from_data if {
 test_namespaces_replace_defaults if {
 	count(pn.deny) == 0 with input as exp({"namespaces": ["kube-system"]}) with data.parameters as {"protectedNamespaces": {"namespaces": ["vault"]}}
 }
+
+test_host_experiment_needs_no_namespace if {
+	hosts := {"experiment": {"metadata": {"namespace": "team-a"}, "spec": {"placement": {"agents": {"matchLabels": {"env": "prod"}}}}}}
+	count(pn.deny) == 0 with input as hosts
+	in_kube_system := json.patch(hosts, [{"op": "replace", "path": "/experiment/metadata/namespace", "value": "kube-system"}])
+	count(pn.deny) == 0 with input as in_kube_system with data.parameters as {"protectedNamespaces": {"requireNamespace": false}}
+}
+
+test_clusters_and_agents_still_need_a_namespace if {
+	both := {"experiment": {"metadata": {"namespace": "team-a"}, "spec": {"placement": {
+		"agents": {"matchLabels": {"env": "prod"}},
+		"clusters": {"matchLabels": {"env": "prod"}},
+	}}}}
+	ds := pn.deny with input as both
+	{d.field | some d in ds} == {"spec.selector.namespaces"}
+}
