@@ -70,7 +70,8 @@ test-unit: ## Runs the tests that need no root and no control plane.
 vet: ## go vet.
 	go vet ./...
 
-lint: vet $(STATICCHECK) ## go vet and staticcheck.
+lint: vet $(STATICCHECK) ## gofmt, go vet and staticcheck.
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$unformatted" || { echo "not gofmt-ed: $$unformatted" >&2; exit 1; }
 	$(STATICCHECK) ./...
 
 clean: ## Removes bin/.

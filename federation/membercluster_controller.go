@@ -55,7 +55,7 @@ type MemberClusterReconciler struct {
 	// Nil: the manager's.
 	APIReader client.Reader
 	Cache     *ClusterCache
-	Recorder recorder.EventRecorder
+	Recorder  recorder.EventRecorder
 	// ResyncInterval re-inspects a reachable member (default 1m); health
 	// changes in between arrive from the cache's probes.
 	ResyncInterval time.Duration
