@@ -129,12 +129,12 @@ func (d *demo) story(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, code := d.cli(ctx, "status", "--help"); code == 0 {
-		out, _ := d.cli(ctx, "status", "--kubeconfig", f.kubeconf["hub"], "-n", appNS)
-		d.command("faultline status -n shop", out)
-	} else {
-		d.step("prod-checkout-latency: phase %s: %s", exp.Status.Phase, condMessage(exp, v1alpha1.AdmittedCondition))
+	out, code = d.cli(ctx, "status", "--kubeconfig", f.kubeconf["hub"], "-n", appNS)
+	d.command("faultline status -n shop", out)
+	if code != 0 {
+		return fmt.Errorf("faultline status failed (exit %d)", code)
 	}
+	d.step("prod-checkout-latency: phase %s: %s", exp.Status.Phase, condMessage(exp, v1alpha1.AdmittedCondition))
 
 	// 5. Approve.
 	d.header(5, "An SRE approves the merged revision")
@@ -179,6 +179,9 @@ func (d *demo) story(ctx context.Context) error {
 		return err
 	}
 
+	if err := d.checkStatusJSON(ctx, f); err != nil {
+		return err
+	}
 	d.summary(results)
 	for _, r := range results {
 		if r.verdict != string(v1alpha1.VerdictPassed) {
@@ -581,4 +584,43 @@ func (d *demo) rel(p string) string {
 		return r
 	}
 	return p
+}
+
+// checkStatusJSON checks what scripts read: `faultline status -A -o json`
+// is valid JSON listing every experiment the hub holds, with its verdict.
+func (d *demo) checkStatusJSON(ctx context.Context, f *fleet) error {
+	out, code := d.cli(ctx, "status", "--kubeconfig", f.kubeconf["hub"], "-A", "-o", "json")
+	if code != 0 {
+		return fmt.Errorf("faultline status -A -o json failed (exit %d): %s", code, out)
+	}
+	var doc struct {
+		Experiments []struct {
+			Namespace, Name, Verdict string
+		} `json:"experiments"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		return fmt.Errorf("faultline status -A -o json is not JSON: %w", err)
+	}
+	listed := map[string]string{}
+	for _, e := range doc.Experiments {
+		listed[e.Namespace+"/"+e.Name] = e.Verdict
+	}
+	held := &v1alpha1.ExperimentList{}
+	if err := f.hub.Client.List(ctx, held); err != nil {
+		return fmt.Errorf("listing experiments: %w", err)
+	}
+	var lines []string
+	for _, e := range held.Items {
+		key := e.Namespace + "/" + e.Name
+		v, ok := listed[key]
+		if !ok {
+			return fmt.Errorf("faultline status -A -o json does not list %s", key)
+		}
+		lines = append(lines, fmt.Sprintf("%s: %s", key, v))
+	}
+	if len(doc.Experiments) != len(held.Items) {
+		return fmt.Errorf("faultline status -A -o json lists %d experiments, the hub holds %d", len(doc.Experiments), len(held.Items))
+	}
+	d.command("faultline status -A -o json | jq -r '.experiments[] | .namespace+\"/\"+.name+\": \"+.verdict'", strings.Join(lines, "\n")+"\n")
+	return nil
 }
