@@ -15,19 +15,9 @@ import (
 
 	"github.com/faultline-dev/faultline/crds/v1alpha1"
 	"github.com/faultline-dev/faultline/faults"
+	"github.com/faultline-dev/faultline/internal/testground"
 	"github.com/faultline-dev/faultline/internal/testground/netns"
 )
-
-// buildExecutor builds faults/internal/faultexec, a real executor binary.
-func buildExecutor(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "faultexec")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/faultline-dev/faultline/faults/internal/faultexec").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build faultexec: %v\n%s", err, out)
-	}
-	return bin
-}
 
 type execRequest struct {
 	faults.Request
@@ -42,7 +32,7 @@ type execRequest struct {
 func TestKill9MidInjectionLeavesNothing(t *testing.T) {
 	n := netns.New(t, []string{"a", "b"})
 	a, b := n.Host("a"), n.Host("b")
-	bin := buildExecutor(t)
+	bin := testground.BuildBinary(t, "github.com/faultline-dev/faultline/faults/internal/faultexec")
 	dir := t.TempDir()
 	journal := filepath.Join(dir, "journal.db")
 	t.Cleanup(func() {
@@ -131,7 +121,7 @@ func TestKill9MidInjectionLeavesNothing(t *testing.T) {
 		t.Errorf("final start reaped %q, want the 6 faults of the last killed executor", strings.TrimSpace(string(out)))
 	}
 	assertNothingOurs(t, a.NsName, b.NsName)
-	if err := eventually(2*time.Second, func() bool { return len(helperProcs()) == 0 }); err != nil {
+	if !testground.Eventually(2*time.Second, func() bool { return len(helperProcs()) == 0 }) {
 		t.Errorf("helper processes left: %q", helperProcs())
 	}
 }

@@ -2,10 +2,8 @@ package faults_test
 
 import (
 	"context"
-	"errors"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -63,32 +61,10 @@ func netReq(id string, h *netns.Host, nf v1alpha1.NetworkFault, peers ...net.IP)
 func dur(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
 
 // nftRuleset lists the ruleset inside a namespace ("" is the root one).
+// It starts with a newline, so "\ntable ..." matches the first table too.
 func nftRuleset(t *testing.T, nsName string) string {
 	t.Helper()
-	args := []string{"list", "ruleset"}
-	cmd := exec.Command("nft", args...)
-	if nsName != "" {
-		cmd = exec.Command("ip", append([]string{"netns", "exec", nsName, "nft"}, args...)...)
-	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("nft list ruleset in %q: %v: %s", nsName, err, out)
-	}
-	return "\n" + string(out)
-}
-
-// tcQdiscs lists qdiscs inside a namespace.
-func tcQdiscs(t *testing.T, nsName string) string {
-	t.Helper()
-	args := []string{"qdisc", "show"}
-	if nsName != "" {
-		args = append([]string{"-n", nsName}, args...)
-	}
-	out, err := exec.Command("tc", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("tc qdisc show in %q: %v: %s", nsName, err, out)
-	}
-	return string(out)
+	return "\n" + netns.Ruleset(t, nsName)
 }
 
 // assertNothingOurs fails if any namespace holds an nftables table or a
@@ -99,7 +75,7 @@ func assertNothingOurs(t *testing.T, nsNames ...string) {
 		if rs := nftRuleset(t, ns); strings.Contains(rs, faults.TablePrefix) {
 			t.Errorf("namespace %q still has our nftables table:\n%s", ns, rs)
 		}
-		if qs := tcQdiscs(t, ns); strings.Contains(qs, "fa00:") {
+		if qs := netns.Qdiscs(t, ns); strings.Contains(qs, "fa00:") {
 			t.Errorf("namespace %q still has our qdisc:\n%s", ns, qs)
 		}
 	}
@@ -125,16 +101,4 @@ func measured(s faults.Status, name string) (float64, bool) {
 		}
 	}
 	return 0, false
-}
-
-// eventually polls cond every 20ms until it holds or timeout passes.
-func eventually(timeout time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return errors.New("timed out")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return nil
 }

@@ -93,18 +93,18 @@ func TestStressMemoryHoldsBytes(t *testing.T) {
 	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	_ = eventually(2*time.Second, func() bool { return len(helperProcs()) == 0 })
+	_ = testground.Eventually(2*time.Second, func() bool { return len(helperProcs()) == 0 })
 	if _, err := e.Apply(t.Context(), req); err != nil {
 		t.Fatalf("apply again: %v", err)
 	}
 	if second := helperPid(t); second == first {
 		t.Fatal("the killed helper was not replaced")
 	}
-	if err := eventually(3*time.Second, func() bool {
+	if !testground.Eventually(3*time.Second, func() bool {
 		s, _ := e.Status("mem")
 		v, ok := measured(s, faults.MeasuredMemoryBytes)
 		return ok && v >= 64<<20
-	}); err != nil {
+	}) {
 		s, _ := e.Status("mem")
 		t.Errorf("measured memory never reached 64Mi: %+v", s.Measured)
 	}
@@ -178,10 +178,10 @@ func TestProcessStopAndContinue(t *testing.T) {
 	}
 	// `ip netns exec` becomes sleep by exec: wait until it has, or the
 	// fault may look for "sleep" while the process is still called "ip".
-	if err := eventually(5*time.Second, func() bool {
+	if !testground.Eventually(5*time.Second, func() bool {
 		comm, err := os.ReadFile("/proc/" + strconv.Itoa(inside.Process.Pid) + "/comm")
 		return err == nil && strings.TrimSpace(string(comm)) == "sleep"
-	}); err != nil {
+	}) {
 		t.Fatal("the target's sleep never started")
 	}
 	e := openEngine(t)
@@ -190,7 +190,7 @@ func TestProcessStopAndContinue(t *testing.T) {
 	if _, err := e.Apply(t.Context(), req); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
-	if err := eventually(2*time.Second, func() bool { return procState(t, inside.Process.Pid) == 'T' }); err != nil {
+	if !testground.Eventually(2*time.Second, func() bool { return procState(t, inside.Process.Pid) == 'T' }) {
 		t.Errorf("target process state %c, want T (stopped)", procState(t, inside.Process.Pid))
 	}
 	if s := procState(t, outside.Process.Pid); s == 'T' {
@@ -199,7 +199,7 @@ func TestProcessStopAndContinue(t *testing.T) {
 	if err := e.Recover(t.Context(), "stop", "test"); err != nil {
 		t.Fatal(err)
 	}
-	if err := eventually(2*time.Second, func() bool { return procState(t, inside.Process.Pid) != 'T' }); err != nil {
+	if !testground.Eventually(2*time.Second, func() bool { return procState(t, inside.Process.Pid) != 'T' }) {
 		t.Error("process still stopped after recover")
 	}
 }
@@ -235,7 +235,7 @@ func newCgroup(t *testing.T) string {
 		t.Skipf("cannot create a cgroup here: %v", err)
 	}
 	t.Cleanup(func() {
-		_ = eventually(5*time.Second, func() bool { return os.Remove(dir) == nil })
+		_ = testground.Eventually(5*time.Second, func() bool { return os.Remove(dir) == nil })
 	})
 	return dir
 }

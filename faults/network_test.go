@@ -14,6 +14,7 @@ import (
 
 	"github.com/faultline-dev/faultline/crds/v1alpha1"
 	"github.com/faultline-dev/faultline/faults"
+	"github.com/faultline-dev/faultline/internal/testground"
 	"github.com/faultline-dev/faultline/internal/testground/netns"
 )
 
@@ -42,11 +43,11 @@ func TestDelayAddsLatency(t *testing.T) {
 	if inc := withDelay - base; inc < 95*time.Millisecond || inc > 105*time.Millisecond {
 		t.Errorf("RTT went from %v to %v: increase %v, want 100ms ± 5ms", base, withDelay, inc)
 	}
-	if err := eventually(3*time.Second, func() bool {
+	if !testground.Eventually(3*time.Second, func() bool {
 		s, _ := e.Status("delay")
 		d, ok := measured(s, faults.MeasuredDelaySeconds)
 		return ok && math.Abs(d-0.1) < 0.005
-	}); err != nil {
+	}) {
 		s, _ := e.Status("delay")
 		t.Errorf("measured delay never reached 100ms ± 5ms: %+v", s.Measured)
 	}
@@ -120,11 +121,11 @@ func TestLossDropsShare(t *testing.T) {
 	if loss < 0.08 || loss > 0.12 {
 		t.Errorf("loss %.2f%%, want 10 ± 2%%", 100*loss)
 	}
-	if err := eventually(3*time.Second, func() bool {
+	if !testground.Eventually(3*time.Second, func() bool {
 		s, _ := e.Status("loss")
 		r, ok := measured(s, faults.MeasuredLossRatio)
 		return ok && math.Abs(r-loss) < 0.005
-	}); err != nil {
+	}) {
 		s, _ := e.Status("loss")
 		t.Errorf("measured loss ratio does not match %.4f: %+v", loss, s.Measured)
 	}
@@ -301,9 +302,9 @@ func TestDeadlineRecoversWithinASecond(t *testing.T) {
 	if !strings.Contains(nftRuleset(t, a.NsName), faults.TablePrefix) {
 		t.Fatal("no table after apply")
 	}
-	if err := eventually(5*time.Second, func() bool {
+	if !testground.Eventually(5*time.Second, func() bool {
 		return !strings.Contains(nftRuleset(t, a.NsName), faults.TablePrefix)
-	}); err != nil {
+	}) {
 		t.Fatal("fault not recovered after its deadline")
 	}
 	late := time.Since(req.Deadline)

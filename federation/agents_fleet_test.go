@@ -3,17 +3,10 @@ package federation_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -41,6 +34,7 @@ import (
 	"github.com/faultline-dev/faultline/federation"
 	"github.com/faultline-dev/faultline/hostagent"
 	"github.com/faultline-dev/faultline/hostagent/agentapi"
+	"github.com/faultline-dev/faultline/internal/testground"
 	"github.com/faultline-dev/faultline/internal/testground/cluster"
 )
 
@@ -392,7 +386,8 @@ func startFleetHub(tb testing.TB, api *federation.AgentServer, qps float32) *fle
 		tb.Fatal(err)
 	}
 	dir := tb.TempDir()
-	certFile, keyFile, caFile := writeServingCert(tb, dir)
+	certFile, keyFile, _ := testground.ServingCert(tb, dir)
+	caFile := certFile // self-signed: its own CA
 	served := &serverTimes{h: api}
 	srv, err := federation.NewAgentHTTPServer("127.0.0.1:0", served, certFile, keyFile)
 	if err != nil {
@@ -416,39 +411,6 @@ func startFleetHub(tb testing.TB, api *federation.AgentServer, qps float32) *fle
 		}
 	})
 	return &fleetHub{URL: "https://" + ln.Addr().String(), CAFile: caFile, API: api, Writes: wc, Client: c.Client, Served: served}
-}
-
-// writeServingCert writes an ECDSA serving certificate for 127.0.0.1 (self
-// signed, so it is its own CA file).
-func writeServingCert(tb testing.TB, dir string) (certFile, keyFile, caFile string) {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "faultline hub agent API"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	return certFile, keyFile, certFile
 }
 
 // readyAgents counts HostAgents whose status says Ready=True.

@@ -1,7 +1,6 @@
 package federation_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -11,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -25,6 +23,7 @@ import (
 
 	"github.com/faultline-dev/faultline/federation"
 	"github.com/faultline-dev/faultline/hostagent/agentapi"
+	"github.com/faultline-dev/faultline/internal/testground"
 	"github.com/faultline-dev/faultline/internal/testground/cluster"
 )
 
@@ -59,7 +58,8 @@ func startMTLSHub(t *testing.T) *mtlsHub {
 	api := &federation.AgentServer{Client: c.Client, Namespace: agentsNS, CA: ca, RequireClientCert: true, StatusInterval: time.Hour}
 	done := make(chan error, 1)
 	go func() { done <- api.Start(ctx) }()
-	certFile, keyFile, caFile := writeServingCert(t, t.TempDir())
+	certFile, keyFile, _ := testground.ServingCert(t, t.TempDir())
+	caFile := certFile // self-signed: its own CA
 	srv, err := federation.NewAgentHTTPServer("127.0.0.1:0", api, certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -123,27 +123,6 @@ func keyPair(t *testing.T, certPEM string, key *ecdsa.PrivateKey) *tls.Certifica
 	return &pair
 }
 
-// postTo sends body with bearer and returns the status code and body, or
-// the transport error (a refused TLS handshake).
-func postTo(ctx context.Context, c *http.Client, url, bearer string, body any) (int, []byte, error) {
-	raw, err := json.Marshal(body)
-	if err != nil {
-		return 0, nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(raw))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+bearer)
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, out, err
-}
-
 // With --agent-mtls: an agent registers with a CSR and heartbeats with the
 // certificate the hub signed; no certificate, another agent's certificate,
 // or a certificate from another CA is refused.
@@ -156,12 +135,12 @@ func TestAgentMutualTLS(t *testing.T) {
 	anon := agentTLSClient(t, h.caFile, nil)
 
 	// Without a CSR a registration is refused and changes nothing.
-	code, out, err := postTo(ctx, anon, h.url+agentapi.RegisterPath, "join-token", agentapi.RegisterRequest{Hostname: "host-a"})
+	code, out, err := testground.PostJSON(ctx, anon, h.url+agentapi.RegisterPath, "join-token", agentapi.RegisterRequest{Hostname: "host-a"})
 	if err != nil || code != http.StatusBadRequest || !strings.Contains(string(out), "csr") {
 		t.Fatalf("registration without CSR: %d %s %v, want 400 naming field csr", code, out, err)
 	}
 	// A CSR that is not one is refused too.
-	code, out, _ = postTo(ctx, anon, h.url+agentapi.RegisterPath, "join-token", agentapi.RegisterRequest{Hostname: "host-a", CSR: "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"})
+	code, out, _ = testground.PostJSON(ctx, anon, h.url+agentapi.RegisterPath, "join-token", agentapi.RegisterRequest{Hostname: "host-a", CSR: "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"})
 	if code != http.StatusBadRequest {
 		t.Errorf("garbage CSR: %d %s, want 400", code, out)
 	}
@@ -172,7 +151,7 @@ func TestAgentMutualTLS(t *testing.T) {
 	register := func(host, askCN string) (agentapi.RegisterResponse, *tls.Certificate) {
 		t.Helper()
 		key, csr := csrFor(t, askCN)
-		code, out, err := postTo(ctx, anon, h.url+agentapi.RegisterPath, "join-token", agentapi.RegisterRequest{Hostname: host, CSR: csr})
+		code, out, err := testground.PostJSON(ctx, anon, h.url+agentapi.RegisterPath, "join-token", agentapi.RegisterRequest{Hostname: host, CSR: csr})
 		if err != nil || code != http.StatusOK {
 			t.Fatalf("register %s: %d %s %v", host, code, out, err)
 		}
@@ -198,7 +177,7 @@ func TestAgentMutualTLS(t *testing.T) {
 	seq := uint64(0)
 	heartbeat := func(c *http.Client, agent, bearer string) (int, string, error) {
 		seq++
-		code, out, err := postTo(ctx, c, h.url+agentapi.HeartbeatPath, bearer, agentapi.HeartbeatRequest{Agent: agent, Seq: seq})
+		code, out, err := testground.PostJSON(ctx, c, h.url+agentapi.HeartbeatPath, bearer, agentapi.HeartbeatRequest{Agent: agent, Seq: seq})
 		return code, string(out), err
 	}
 	withA := agentTLSClient(t, h.caFile, certA)

@@ -10,6 +10,7 @@ import (
 	"github.com/go-logr/logr/testr"
 
 	"github.com/faultline-dev/faultline/crds/v1alpha1"
+	"github.com/faultline-dev/faultline/faults"
 	"github.com/faultline-dev/faultline/hostagent"
 	"github.com/faultline-dev/faultline/internal/testground"
 	"github.com/faultline-dev/faultline/internal/testground/netns"
@@ -47,7 +48,7 @@ func TestAgentRunsHubInjectionAndDeadMansSwitch(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Errorf("agent: %v", err)
 		}
-		if left := ours(t, a.NsName); left != "" {
+		if left := netns.FaultsLeft(t, a.NsName, faults.TablePrefix); left != "" {
 			t.Errorf("left behind in %s after the agent stopped:\n%s", a.NsName, left)
 		}
 	})
@@ -67,8 +68,8 @@ func TestAgentRunsHubInjectionAndDeadMansSwitch(t *testing.T) {
 	// The hub goes away: every hub-issued fault must be gone within lease + 1s.
 	stopped := time.Now()
 	ts.Close()
-	if err := eventually(lease+time.Second, func() bool { return ours(t, a.NsName) == "" }); err != nil {
-		t.Fatalf("fault still in place %v after the hub stopped (lease %v):\n%s", time.Since(stopped), lease, ours(t, a.NsName))
+	if !testground.Eventually(lease+time.Second, func() bool { return netns.FaultsLeft(t, a.NsName, faults.TablePrefix) == "" }) {
+		t.Fatalf("fault still in place %v after the hub stopped (lease %v):\n%s", time.Since(stopped), lease, netns.FaultsLeft(t, a.NsName, faults.TablePrefix))
 	}
 	t.Logf("recovered %v after the hub stopped (lease %v)", time.Since(stopped), lease)
 	if after := medianRTT(t, a, echo); after > base+20*time.Millisecond {
@@ -82,10 +83,10 @@ func TestAgentRunsHubInjectionAndDeadMansSwitch(t *testing.T) {
 		t.Fatal(err)
 	}
 	newServerOn(t, h, ln, ts)
-	if err := eventually(10*time.Second, func() bool {
+	if !testground.Eventually(10*time.Second, func() bool {
 		rec := h.srv.SelfRecovered("host-a")
 		return len(rec) == 1 && rec[0] == "slow-link"
-	}); err != nil {
+	}) {
 		t.Errorf("agent never reported recovering slow-link on its own")
 	}
 	h.waitInjected(t, "host-a", "slow-link")

@@ -12,19 +12,10 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/crds/v1alpha1"
+	"github.com/faultline-dev/faultline/faults"
 	"github.com/faultline-dev/faultline/internal/testground"
 	"github.com/faultline-dev/faultline/internal/testground/netns"
 )
-
-func buildAgent(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "faultline-agent")
-	out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "github.com/faultline-dev/faultline/cmd/faultline-agent").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build faultline-agent: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // The agent binary runs inside a network-namespace host and reaches the
 // hub over veth. Killed with SIGKILL mid-injection, it leaves the fault in
@@ -33,7 +24,7 @@ func buildAgent(t *testing.T) string {
 // and leaves nothing once the hub no longer wants the fault.
 func TestAgentBinaryKill9RecoversFromJournal(t *testing.T) {
 	testground.RequireRoot(t)
-	bin := buildAgent(t)
+	bin := testground.BuildBinary(t, "github.com/faultline-dev/faultline/cmd/faultline-agent")
 	n := netns.New(t, []string{"a", "b"}, netns.WithRootLink())
 	a, b := n.Host("a"), n.Host("b")
 	h := startHub(t, 30*time.Second)
@@ -83,7 +74,7 @@ func TestAgentBinaryKill9RecoversFromJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-firstExited
-	if ours(t, a.NsName) == "" {
+	if netns.FaultsLeft(t, a.NsName, faults.TablePrefix) == "" {
 		t.Fatal("nothing of the fault left after kill -9: the test would prove nothing")
 	}
 
@@ -91,13 +82,13 @@ func TestAgentBinaryKill9RecoversFromJournal(t *testing.T) {
 	// from its journal and say so in a heartbeat.
 	h.srv.SetDesired("host-a", nil)
 	second, secondExited, secondErr := start("restarted agent")
-	if err := eventually(10*time.Second, func() bool { return ours(t, a.NsName) == "" }); err != nil {
-		t.Fatalf("fault left after restart:\n%s", ours(t, a.NsName))
+	if !testground.Eventually(10*time.Second, func() bool { return netns.FaultsLeft(t, a.NsName, faults.TablePrefix) == "" }) {
+		t.Fatalf("fault left after restart:\n%s", netns.FaultsLeft(t, a.NsName, faults.TablePrefix))
 	}
-	if err := eventually(10*time.Second, func() bool {
+	if !testground.Eventually(10*time.Second, func() bool {
 		obs, reachable := h.srv.Observed("host-a")
 		return reachable && len(obs) == 0
-	}); err != nil {
+	}) {
 		t.Errorf("restarted agent never heartbeated with its stored credential")
 	}
 	if after := medianRTT(t, a, echo); after > base+20*time.Millisecond {
@@ -121,7 +112,7 @@ func TestAgentBinaryKill9RecoversFromJournal(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Error("agent did not stop within 30s of SIGTERM")
 	}
-	if left := ours(t, a.NsName); left != "" {
+	if left := netns.FaultsLeft(t, a.NsName, faults.TablePrefix); left != "" {
 		t.Errorf("left behind after the agent stopped:\n%s", left)
 	}
 }

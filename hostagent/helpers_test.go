@@ -2,22 +2,11 @@ package hostagent_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -26,8 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/faultline-dev/faultline/crds/v1alpha1"
-	"github.com/faultline-dev/faultline/faults"
 	"github.com/faultline-dev/faultline/federation"
+	"github.com/faultline-dev/faultline/internal/testground"
 	"github.com/faultline-dev/faultline/internal/testground/cluster"
 	"github.com/faultline-dev/faultline/internal/testground/netns"
 )
@@ -69,9 +58,9 @@ func (h *hub) token(t *testing.T, name, token string, singleUse bool) {
 func (h *hub) waitAgent(t *testing.T, name string) *v1alpha1.HostAgent {
 	t.Helper()
 	ha := &v1alpha1.HostAgent{}
-	if err := eventually(20*time.Second, func() bool {
+	if !testground.Eventually(20*time.Second, func() bool {
 		return h.client.Get(t.Context(), client.ObjectKey{Name: name}, ha) == nil
-	}); err != nil {
+	}) {
 		t.Fatalf("HostAgent %s never appeared", name)
 	}
 	return ha
@@ -81,7 +70,7 @@ func (h *hub) waitAgent(t *testing.T, name string) *v1alpha1.HostAgent {
 func (h *hub) waitInjected(t *testing.T, agent, name string) v1alpha1.Injection {
 	t.Helper()
 	var got v1alpha1.Injection
-	if err := eventually(20*time.Second, func() bool {
+	if !testground.Eventually(20*time.Second, func() bool {
 		obs, _ := h.srv.Observed(agent)
 		for _, o := range obs {
 			if o.Name == name && o.Status.Phase == v1alpha1.InjectionInjected {
@@ -90,7 +79,7 @@ func (h *hub) waitInjected(t *testing.T, agent, name string) v1alpha1.Injection 
 			}
 		}
 		return false
-	}); err != nil {
+	}) {
 		obs, _ := h.srv.Observed(agent)
 		t.Fatalf("agent %s never reported %s injected: %+v", agent, name, obs)
 	}
@@ -161,64 +150,13 @@ func medianRTT(t *testing.T, a *netns.Host, echo string) time.Duration {
 	return rtts[len(rtts)/2]
 }
 
-// ours lists what of our faults is left in a namespace: nftables tables
-// and qdiscs.
-func ours(t *testing.T, nsName string) string {
-	t.Helper()
-	nft, err := exec.Command("ip", "netns", "exec", nsName, "nft", "list", "ruleset").CombinedOutput()
-	if err != nil {
-		t.Fatalf("nft list ruleset in %s: %v: %s", nsName, err, nft)
-	}
-	tc, err := exec.Command("tc", "-n", nsName, "qdisc", "show").CombinedOutput()
-	if err != nil {
-		t.Fatalf("tc qdisc show in %s: %v: %s", nsName, err, tc)
-	}
-	var left []string
-	for _, l := range strings.Split(string(nft), "\n") {
-		if strings.Contains(l, faults.TablePrefix) {
-			left = append(left, strings.TrimSpace(l))
-		}
-	}
-	for _, l := range strings.Split(string(tc), "\n") {
-		if strings.Contains(l, "netem") || strings.Contains(l, "fa00:") {
-			left = append(left, strings.TrimSpace(l))
-		}
-	}
-	return strings.Join(left, "\n")
-}
-
-func eventually(timeout time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return context.DeadlineExceeded
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return nil
-}
-
 // tlsServer serves h with TLS on ip, with a certificate for ip from a CA
 // written to the returned file.
 func tlsServer(t *testing.T, h *hub, ip net.IP) (srv *httptest.Server, caFile string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caFile, keyFile, _ := testground.ServingCert(t, t.TempDir(), ip)
+	cert, err := tls.LoadX509KeyPair(caFile, keyFile)
 	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "faultline test hub"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{ip}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile = filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(ip.String(), "0"))
@@ -228,7 +166,7 @@ func tlsServer(t *testing.T, h *hub, ip net.IP) (srv *httptest.Server, caFile st
 	srv = httptest.NewUnstartedServer(h.srv)
 	srv.Listener.Close()
 	srv.Listener = ln
-	srv.TLS = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	srv.TLS = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv, caFile

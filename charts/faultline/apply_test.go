@@ -1,7 +1,6 @@
 package chart_test
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,8 +10,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -311,10 +308,10 @@ func startDaemon(t *testing.T, bin string, kubeconfig []byte, c corev1.Container
 			t.Fatal(err)
 		}
 	}
-	d := &daemonProcess{out: &testground.Output{}, healthAddr: freeAddr(t)}
+	d := &daemonProcess{out: &testground.Output{}, healthAddr: testground.FreeAddr(t)}
 	replace := map[string]string{
 		"--node-name": node, "--journal": filepath.Join(dir, "daemon.db"),
-		"--metrics-addr": freeAddr(t), "--health-addr": d.healthAddr,
+		"--metrics-addr": testground.FreeAddr(t), "--health-addr": d.healthAddr,
 		"--runtime-endpoint": "", // dropped: --static-targets instead
 	}
 	args := []string{"--kubeconfig=" + kc, "--static-targets=" + targets}
@@ -490,18 +487,18 @@ func startHub(t *testing.T, bin string, kubeconfig []byte, c corev1.Container) *
 	dir := t.TempDir()
 	kc := filepath.Join(dir, "kubeconfig")
 	secret := filepath.Join(dir, "webhook-secret")
-	certFile, keyFile, pool := selfSignedCert(t, dir)
+	certFile, keyFile, pool := testground.ServingCert(t, dir)
 	for path, data := range map[string][]byte{kc: kubeconfig, secret: []byte("s3cret\n")} {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	h := &hubProcess{out: &testground.Output{}, healthAddr: freeAddr(t), exited: make(chan struct{})}
-	agentAddr := freeAddr(t)
+	h := &hubProcess{out: &testground.Output{}, healthAddr: testground.FreeAddr(t), exited: make(chan struct{})}
+	agentAddr := testground.FreeAddr(t)
 	h.agentURL = "https://" + agentAddr
 	h.agentClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	replace := map[string]string{
-		"--metrics-addr": freeAddr(t), "--health-addr": h.healthAddr, "--webhook-addr": freeAddr(t),
+		"--metrics-addr": testground.FreeAddr(t), "--health-addr": h.healthAddr, "--webhook-addr": testground.FreeAddr(t),
 		"--agent-addr": agentAddr, "--source-cache-dir": filepath.Join(dir, "sources"),
 		"--webhook-secret-file": secret, "--agent-tls-cert": certFile, "--agent-tls-key": keyFile,
 	}
@@ -596,24 +593,7 @@ func postJSON(t *testing.T, h *hubProcess, path, bearer string, body, into any) 
 }
 
 func (h *hubProcess) post(t *testing.T, path, bearer string, body any) (int, []byte, error) {
-	raw, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, h.agentURL+path, bytes.NewReader(raw))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+bearer)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := h.agentClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	_, err = b.ReadFrom(resp.Body)
-	return resp.StatusCode, b.Bytes(), err
+	return testground.PostJSON(t.Context(), h.agentClient, h.agentURL+path, bearer, body)
 }
 
 // certificateRequest returns a new key (PEM) and a CSR for it (PEM), as an
@@ -634,54 +614,6 @@ func certificateRequest(t *testing.T, host string) (keyPEM []byte, csrPEM string
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
 		string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// selfSignedCert writes a certificate for 127.0.0.1 and its key, and returns
-// a pool that trusts it.
-func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "faultline-hub-agents"},
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
 }
 
 // errorLines returns the first error-level lines of a JSON log: they tell

@@ -19,6 +19,7 @@ import (
 
 	"github.com/faultline-dev/faultline/crds/v1alpha1"
 	"github.com/faultline-dev/faultline/faults"
+	"github.com/faultline-dev/faultline/internal/testground"
 	"github.com/faultline-dev/faultline/internal/testground/cluster"
 	"github.com/faultline-dev/faultline/internal/testground/netns"
 )
@@ -36,18 +37,8 @@ func poll(timeout time.Duration, cond func() bool) error {
 	return nil
 }
 
-func runCmd(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %v: %v: %s", name, args, err, out)
-	}
-	return string(out)
-}
-
 func ours(t *testing.T, nsName string) (tables, qdiscs bool) {
-	rs := runCmd(t, "ip", "netns", "exec", nsName, "nft", "list", "ruleset")
-	qs := runCmd(t, "tc", "-n", nsName, "qdisc", "show")
+	rs, qs := netns.Ruleset(t, nsName), netns.Qdiscs(t, nsName)
 	return strings.Contains(rs, faults.TablePrefix), strings.Contains(qs, "fa00:")
 }
 
@@ -77,10 +68,7 @@ func TestDaemonSurvivesKill9(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
 
-	bin := filepath.Join(dir, "faultline-daemon")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/faultline-dev/faultline/cmd/faultline-daemon").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testground.BuildBinary(t, "github.com/faultline-dev/faultline/cmd/faultline-daemon")
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	targets := filepath.Join(dir, "targets.json")
 	journal := filepath.Join(dir, "journal.db")

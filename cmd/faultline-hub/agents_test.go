@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,9 +9,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -60,13 +56,13 @@ func TestHubAgentAPIMutualTLS(t *testing.T) {
 	if err := os.WriteFile(kc, hub.KubeConfig, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	certFile, keyFile, pool := servingCert(t, dir)
-	agentAddr := freeAddr(t)
+	certFile, keyFile, pool := testground.ServingCert(t, dir)
+	agentAddr := testground.FreeAddr(t)
 
 	// The hub runs as its own process (this test binary as faultline-hub):
 	// controller-runtime allows one manager with these controllers per
 	// process, and other tests here run one in-process.
-	cmd := exec.Command(os.Args[0], "--kubeconfig", kc, "--metrics-addr", "0", "--health-addr", freeAddr(t), "--log-level", "error",
+	cmd := exec.Command(os.Args[0], "--kubeconfig", kc, "--metrics-addr", "0", "--health-addr", testground.FreeAddr(t), "--log-level", "error",
 		"--webhook-addr", "0", "--source-cache-dir", t.TempDir(),
 		"--agent-addr", agentAddr, "--agent-tls-cert", certFile, "--agent-tls-key", keyFile, "--agent-mtls")
 	cmd.Env = append(os.Environ(), hubAsMainEnv+"=1", "POD_NAMESPACE="+ns)
@@ -105,7 +101,7 @@ func TestHubAgentAPIMutualTLS(t *testing.T) {
 	var out []byte
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		code, out, err = hubPost(anon, "https://"+agentAddr+agentapi.RegisterPath, "join-token",
+		code, out, err = testground.PostJSON(t.Context(), anon, "https://"+agentAddr+agentapi.RegisterPath, "join-token",
 			agentapi.RegisterRequest{Hostname: "h1", CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}))})
 		if err == nil || time.Now().After(deadline) {
 			break
@@ -147,64 +143,10 @@ func TestHubAgentAPIMutualTLS(t *testing.T) {
 	}
 	withCert := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}}}, Timeout: 10 * time.Second}
 	hb := agentapi.HeartbeatRequest{Agent: reg.Agent, Seq: 1}
-	if code, out, err := hubPost(anon, "https://"+agentAddr+agentapi.HeartbeatPath, reg.Credential, hb); err != nil || code != http.StatusUnauthorized {
+	if code, out, err := testground.PostJSON(t.Context(), anon, "https://"+agentAddr+agentapi.HeartbeatPath, reg.Credential, hb); err != nil || code != http.StatusUnauthorized {
 		t.Errorf("heartbeat without client certificate: %d %s %v, want 401", code, out, err)
 	}
-	if code, out, err := hubPost(withCert, "https://"+agentAddr+agentapi.HeartbeatPath, reg.Credential, hb); err != nil || code != http.StatusOK {
+	if code, out, err := testground.PostJSON(t.Context(), withCert, "https://"+agentAddr+agentapi.HeartbeatPath, reg.Credential, hb); err != nil || code != http.StatusOK {
 		t.Errorf("heartbeat with the client certificate: %d %s %v, want 200", code, out, err)
 	}
-}
-
-func hubPost(c *http.Client, url, bearer string, body any) (int, []byte, error) {
-	raw, err := json.Marshal(body)
-	if err != nil {
-		return 0, nil, err
-	}
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(raw))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+bearer)
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, out, err
-}
-
-// servingCert writes a self-signed serving certificate for 127.0.0.1.
-func servingCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "hub"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline-dev/faultline/internal/testground"
 	"github.com/faultline-dev/faultline/internal/testground/cluster"
 )
 
@@ -37,7 +37,7 @@ func TestHubServesProbesAndMetrics(t *testing.T) {
 	if err := os.WriteFile(kc, hub.KubeConfig, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	metricsAddr, healthAddr, hookAddr, agentAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	metricsAddr, healthAddr, hookAddr, agentAddr := testground.FreeAddr(t), testground.FreeAddr(t), testground.FreeAddr(t), testground.FreeAddr(t)
 	secretFile := filepath.Join(t.TempDir(), "hook-secret")
 	if err := os.WriteFile(secretFile, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -95,16 +95,6 @@ func TestHubServesProbesAndMetrics(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("hub did not stop within 30s of cancellation")
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func waitOK(t *testing.T, url string, done <-chan error) string {

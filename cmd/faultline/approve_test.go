@@ -21,23 +21,8 @@ import (
 // approve creates an Approval of exactly the experiment and revision named;
 // who approved is the hub's webhook's to record (tested in reconciler/).
 func TestApproveCreatesAnApproval(t *testing.T) {
-	hub := cluster.Start(t, "hub")[0]
+	hub, kubeconfig, _ := approvalHub(t)
 	ctx := t.Context()
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kubeconfig, hub.KubeConfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := hub.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}); err != nil {
-		t.Fatal(err)
-	}
-	exp := &v1alpha1.Experiment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "checkout",
-			Annotations: map[string]string{v1alpha1.RevisionAnnotation: "main@sha1:2222222222222222222222222222222222222222"}},
-		Spec: v1alpha1.ExperimentSpec{Fault: v1alpha1.FaultSpec{Pod: &v1alpha1.PodFault{Action: v1alpha1.PodKill}}},
-	}
-	if err := hub.Client.Create(ctx, exp); err != nil {
-		t.Fatal(err)
-	}
 
 	out, stderr, code := runCLI(t, "approve", "shop/checkout", "--revision", "2222222", "--comment", "game day", "--kubeconfig", kubeconfig)
 	if code != 0 || !strings.Contains(out, "shop/checkout at 2222222") || strings.Contains(stderr, "warning") {
@@ -74,23 +59,8 @@ func TestApproveCreatesAnApproval(t *testing.T) {
 // when the hub says the approval does not count. The hub's part is played
 // here by the test: it is tested in reconciler/.
 func TestApproveWait(t *testing.T) {
-	hub := cluster.Start(t, "hub")[0]
+	hub, kubeconfig, exp := approvalHub(t)
 	ctx := t.Context()
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kubeconfig, hub.KubeConfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := hub.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}); err != nil {
-		t.Fatal(err)
-	}
-	exp := &v1alpha1.Experiment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "checkout",
-			Annotations: map[string]string{v1alpha1.RevisionAnnotation: "main@sha1:2222222222222222222222222222222222222222"}},
-		Spec: v1alpha1.ExperimentSpec{Fault: v1alpha1.FaultSpec{Pod: &v1alpha1.PodFault{Action: v1alpha1.PodKill}}},
-	}
-	if err := hub.Client.Create(ctx, exp); err != nil {
-		t.Fatal(err)
-	}
 	exp.Status.Phase = v1alpha1.PhaseAwaitingApproval
 	exp.Status.Conditions = []metav1.Condition{{Type: v1alpha1.AdmittedCondition, Status: metav1.ConditionFalse, Reason: "AwaitingApproval",
 		Message: "awaiting approval by group sre (1)", LastTransitionTime: metav1.Now()}}
@@ -153,4 +123,29 @@ func TestApproveWait(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "does not count: approves revision 1111111") {
 		t.Errorf("superseded approval: exit %d, %s", code, stderr)
 	}
+}
+
+// approvalHub starts a hub holding shop/checkout at revision
+// main@sha1:2222222…, and returns it, a kubeconfig file for it and the
+// experiment.
+func approvalHub(t *testing.T) (*cluster.Cluster, string, *v1alpha1.Experiment) {
+	t.Helper()
+	hub := cluster.Start(t, "hub")[0]
+	ctx := t.Context()
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, hub.KubeConfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}); err != nil {
+		t.Fatal(err)
+	}
+	exp := &v1alpha1.Experiment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "checkout",
+			Annotations: map[string]string{v1alpha1.RevisionAnnotation: "main@sha1:2222222222222222222222222222222222222222"}},
+		Spec: v1alpha1.ExperimentSpec{Fault: v1alpha1.FaultSpec{Pod: &v1alpha1.PodFault{Action: v1alpha1.PodKill}}},
+	}
+	if err := hub.Client.Create(ctx, exp); err != nil {
+		t.Fatal(err)
+	}
+	return hub, kubeconfig, exp
 }

@@ -3,16 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -34,6 +28,7 @@ import (
 	v1alpha1 "github.com/faultline-dev/faultline/crds/v1alpha1"
 	"github.com/faultline-dev/faultline/faults"
 	"github.com/faultline-dev/faultline/federation"
+	"github.com/faultline-dev/faultline/internal/testground"
 	"github.com/faultline-dev/faultline/internal/testground/cluster"
 	"github.com/faultline-dev/faultline/internal/testground/gitea"
 	"github.com/faultline-dev/faultline/internal/testground/netns"
@@ -354,7 +349,7 @@ func (d *demo) setupHub(ctx context.Context, f *fleet, examples string) error {
 	// with a certificate made here, in controller-runtime's default
 	// directory (below TMPDIR, which is the run's).
 	certDir := filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs")
-	caPEM, err := selfSignedCert(certDir)
+	_, _, caPEM, err := testground.WriteServingCert(certDir, 24*time.Hour)
 	if err != nil {
 		return err
 	}
@@ -502,42 +497,6 @@ func create(ctx context.Context, c client.Client, obj client.Object) error {
 		return fmt.Errorf("creating %T %s: %w", obj, obj.GetName(), err)
 	}
 	return nil
-}
-
-// selfSignedCert writes tls.crt and tls.key for 127.0.0.1 into dir and
-// returns the certificate (its own CA) as PEM.
-func selfSignedCert(dir string) ([]byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "faultline-hub demo webhook"},
-		NotBefore:    time.Now().Add(-time.Minute), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA: true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, err
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if err := os.WriteFile(filepath.Join(dir, "tls.crt"), certPEM, 0o600); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "tls.key"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		return nil, err
-	}
-	return certPEM, nil
 }
 
 func hex8() string {

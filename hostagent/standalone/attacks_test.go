@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/faultline-dev/faultline/internal/testground"
 )
 
 // A process kill by pid reaches the process; a CPU stress runs a helper
@@ -49,7 +51,7 @@ func TestProcessKillAndStress(t *testing.T) {
 		t.Errorf("stress attack %s via %q, want Injected via helper", st.Phase, st.Path)
 	}
 	var load float64
-	if !eventually(3*time.Second, func() bool {
+	if !testground.Eventually(3*time.Second, func() bool {
 		got, _ := a.s.getAttack(st.ID)
 		for _, m := range got.Measured {
 			if m.Name == "cpu_load_ratio" {
@@ -61,7 +63,7 @@ func TestProcessKillAndStress(t *testing.T) {
 		t.Errorf("no CPU load measured on the stress attack")
 	}
 	t.Logf("CPU stress at 30%%: measured load %.2f", load)
-	if !eventually(5*time.Second, func() bool { got, _ := a.s.getAttack(st.ID); return got.Phase == PhaseRecovered }) {
+	if !testground.Eventually(5*time.Second, func() bool { got, _ := a.s.getAttack(st.ID); return got.Phase == PhaseRecovered }) {
 		got, _ := a.s.getAttack(st.ID)
 		t.Fatalf("stress after its deadline: %s %q", got.Phase, got.Message)
 	}

@@ -20,16 +20,6 @@ import (
 	"github.com/faultline-dev/faultline/internal/testground/netns"
 )
 
-func buildAgent(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "faultline-agent")
-	out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "github.com/faultline-dev/faultline/cmd/faultline-agent").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build faultline-agent: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // agentProc is the agent binary running standalone inside a host.
 type agentProc struct {
 	cmd     *exec.Cmd
@@ -58,7 +48,7 @@ func startAgent(t *testing.T, h *netns.Host, bin, journal, name string) *agentPr
 		}
 	})
 	c := apiClient(h)
-	if !eventually(30*time.Second, func() bool {
+	if !testground.Eventually(30*time.Second, func() bool {
 		_, err := c.Attacks(t.Context())
 		return err == nil
 	}) {
@@ -118,46 +108,9 @@ func listAttacks(t *testing.T, h *netns.Host, bin string) map[string]standalone.
 	return out
 }
 
-// ours lists what of our faults is left in a namespace: nftables tables
-// and qdiscs.
-func ours(t *testing.T, nsName string) string {
-	t.Helper()
-	nft, err := exec.Command("ip", "netns", "exec", nsName, "nft", "list", "ruleset").CombinedOutput()
-	if err != nil {
-		t.Fatalf("nft list ruleset in %s: %v: %s", nsName, err, nft)
-	}
-	tc, err := exec.Command("tc", "-n", nsName, "qdisc", "show").CombinedOutput()
-	if err != nil {
-		t.Fatalf("tc qdisc show in %s: %v: %s", nsName, err, tc)
-	}
-	var left []string
-	for _, l := range strings.Split(string(nft), "\n") {
-		if strings.Contains(l, faults.TablePrefix) {
-			left = append(left, strings.TrimSpace(l))
-		}
-	}
-	for _, l := range strings.Split(string(tc), "\n") {
-		if strings.Contains(l, "netem") || strings.Contains(l, "fa00:") {
-			left = append(left, strings.TrimSpace(l))
-		}
-	}
-	return strings.Join(left, "\n")
-}
-
 func fillFiles(dir string) []string {
 	m, _ := filepath.Glob(filepath.Join(dir, faults.FillPrefix+"*"))
 	return m
-}
-
-func eventually(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return true
 }
 
 func mkdir(t *testing.T, parent, name string) string {

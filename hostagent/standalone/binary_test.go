@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline-dev/faultline/faults"
 	"github.com/faultline-dev/faultline/hostagent/standalone"
 	"github.com/faultline-dev/faultline/internal/testground"
 	"github.com/faultline-dev/faultline/internal/testground/netns"
@@ -20,7 +21,7 @@ import (
 // network-namespace hosts, driven by its CLI.
 func TestStandaloneBinary(t *testing.T) {
 	testground.RequireRoot(t)
-	bin := buildAgent(t)
+	bin := testground.BuildBinary(t, "github.com/faultline-dev/faultline/cmd/faultline-agent")
 	t.Run("attacks", func(t *testing.T) { testBinaryAttacks(t, bin) })
 	t.Run("schedule survives restart", func(t *testing.T) { testBinaryScheduleSurvivesRestart(t, bin) })
 }
@@ -51,8 +52,8 @@ func testBinaryAttacks(t *testing.T, bin string) {
 	if err == nil || !strings.Contains(errOut, "fault.network.device") || !strings.Contains(errOut, "HTTP 400") {
 		t.Errorf("attack on a missing device: err %v, stderr %q; want HTTP 400 naming fault.network.device", err, errOut)
 	}
-	if as := listAttacks(t, a, bin); len(as) != 0 || ours(t, a.NsName) != "" {
-		t.Fatalf("a refused attack left %v and %q", as, ours(t, a.NsName))
+	if as := listAttacks(t, a, bin); len(as) != 0 || netns.FaultsLeft(t, a.NsName, faults.TablePrefix) != "" {
+		t.Fatalf("a refused attack left %v and %q", as, netns.FaultsLeft(t, a.NsName, faults.TablePrefix))
 	}
 
 	// Delay through the CLI, measured; recovered through the CLI.
@@ -68,7 +69,7 @@ func testBinaryAttacks(t *testing.T, bin string) {
 	if out := mustCLI(t, a, bin, "recover", id); !strings.Contains(out, "recovered") {
 		t.Errorf("recover printed %q", out)
 	}
-	if left := ours(t, a.NsName); left != "" {
+	if left := netns.FaultsLeft(t, a.NsName, faults.TablePrefix); left != "" {
 		t.Errorf("left after recover:\n%s", left)
 	}
 	if after := netns.MedianRTT(t, a, echo, 9); after > base+20*time.Millisecond {
@@ -85,7 +86,7 @@ func testBinaryAttacks(t *testing.T, bin string) {
 	fillID := strings.TrimSpace(mustCLI(t, a, bin, "attack", "disk", "fill", "--path", fillDir, "--size", "1Mi", "--duration", "2s"))
 	delayDeadline := listAttacks(t, a, bin)[delayID].Deadline
 	first.kill9(t)
-	if ours(t, a.NsName) == "" {
+	if netns.FaultsLeft(t, a.NsName, faults.TablePrefix) == "" {
 		t.Fatal("nothing of the delay left after kill -9: the test would prove nothing")
 	}
 	time.Sleep(3 * time.Second) // the fill's deadline passes while the agent is down
@@ -109,8 +110,8 @@ func testBinaryAttacks(t *testing.T, bin string) {
 		t.Errorf("RTT rose by %v after the restart, want the delay honoured (about 100ms) until its deadline", inc)
 	}
 	time.Sleep(time.Until(delayDeadline))
-	if !eventually(5*time.Second, func() bool { return ours(t, a.NsName) == "" }) {
-		t.Errorf("left after the deadline:\n%s", ours(t, a.NsName))
+	if !testground.Eventually(5*time.Second, func() bool { return netns.FaultsLeft(t, a.NsName, faults.TablePrefix) == "" }) {
+		t.Errorf("left after the deadline:\n%s", netns.FaultsLeft(t, a.NsName, faults.TablePrefix))
 	}
 	if d := listAttacks(t, a, bin)[delayID]; d.Phase != standalone.PhaseRecovered || d.RecoveredAt == nil || d.RecoveredAt.Sub(delayDeadline) > 2*time.Second {
 		t.Errorf("delay after its deadline: %s at %v, want Recovered at %v", d.Phase, d.RecoveredAt, delayDeadline)
@@ -141,7 +142,7 @@ func testBinaryAttacks(t *testing.T, bin string) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("agent did not stop within 30s of SIGTERM")
 	}
-	if left := ours(t, a.NsName); left != "" || len(fillFiles(fillDir)) != 0 {
+	if left := netns.FaultsLeft(t, a.NsName, faults.TablePrefix); left != "" || len(fillFiles(fillDir)) != 0 {
 		t.Errorf("left after SIGTERM:\n%s %v", left, fillFiles(fillDir))
 	}
 }
@@ -172,7 +173,7 @@ func testBinaryScheduleSurvivesRestart(t *testing.T, bin string) {
 		}
 		return out
 	}
-	if !eventually(20*time.Second, func() bool { return len(fired()) >= 2 }) {
+	if !testground.Eventually(20*time.Second, func() bool { return len(fired()) >= 2 }) {
 		t.Fatalf("schedule %s fired %d times in 20s", sid, len(fired()))
 	}
 	first.kill9(t)
@@ -184,7 +185,7 @@ func testBinaryScheduleSurvivesRestart(t *testing.T, bin string) {
 		t.Fatalf("schedule list after restart:\n%s", out)
 	}
 	var after []standalone.Attack
-	if !eventually(20*time.Second, func() bool {
+	if !testground.Eventually(20*time.Second, func() bool {
 		after = after[:0]
 		for _, at := range fired() {
 			if at.CreatedAt.After(restarted) {
@@ -217,7 +218,7 @@ func testBinaryScheduleSurvivesRestart(t *testing.T, bin string) {
 	if out := mustCLI(t, a, bin, "schedule", "delete", sid); !strings.Contains(out, "deleted") {
 		t.Errorf("schedule delete printed %q", out)
 	}
-	if !eventually(5*time.Second, func() bool { return len(fillFiles(fillDir)) == 0 }) {
+	if !testground.Eventually(5*time.Second, func() bool { return len(fillFiles(fillDir)) == 0 }) {
 		t.Errorf("fill left after the schedule was deleted: %v", fillFiles(fillDir))
 	}
 	if out := mustCLI(t, a, bin, "schedule", "list", "-o", "json"); strings.TrimSpace(out) != "[]" {

@@ -96,14 +96,3 @@ func fillFiles(t *testing.T, dir string) []string {
 func diskFill(dir, size, duration string) string {
 	return `{"name":"fill","fault":{"disk":{"action":"fill","path":"` + dir + `","size":"` + size + `"}},"duration":"` + duration + `"}`
 }
-
-func eventually(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
-}

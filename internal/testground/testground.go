@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // UnitOnly reports whether the run asked for unit tests only
@@ -63,4 +64,17 @@ func RequireTool(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 	t.Skip(err)
+}
+
+// Eventually polls cond every 20ms until it holds, and reports whether it
+// did before timeout passed.
+func Eventually(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
 }
