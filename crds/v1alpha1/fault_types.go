@@ -151,7 +151,9 @@ type NetworkFault struct {
 	// +kubebuilder:default=to
 	Direction Direction `json:"direction,omitempty"`
 
-	// Device is the interface inside the target. Omitted: the default route's.
+	// Device is the interface inside the target. Omitted: the default
+	// route's; except that delay on a kernel without netem (the NFQUEUE
+	// path) then acts on every interface but loopback.
 	// +optional
 	// +kubebuilder:validation:MaxLength=15
 	Device string `json:"device,omitempty"`
