@@ -145,40 +145,21 @@ func (d *decoder) decodeChaosMesh(obj map[string]any, kind string, loc locator) 
 		exp   = &v1alpha1.Experiment{}
 		trans translation
 	)
+	ok := false
 	switch kind {
 	case "PodChaos":
-		var o cmObject[cmPodChaosSpec]
-		if !d.strictChaosMesh(obj, &o, loc) {
-			return nil, false
-		}
-		exp.ObjectMeta = o.ObjectMeta
-		trans = d.translatePod(&exp.Spec, &o.Spec, "spec", loc)
+		trans, ok = decodeChaosMeshSpec(d, obj, loc, exp, func(s *cmPodChaosSpec) translation { return d.translatePod(&exp.Spec, s, "spec", loc) })
 	case "NetworkChaos":
-		var o cmObject[cmNetworkChaosSpec]
-		if !d.strictChaosMesh(obj, &o, loc) {
-			return nil, false
-		}
-		exp.ObjectMeta = o.ObjectMeta
-		trans = d.translateNetwork(&exp.Spec, &o.Spec, "spec", loc)
+		trans, ok = decodeChaosMeshSpec(d, obj, loc, exp, func(s *cmNetworkChaosSpec) translation { return d.translateNetwork(&exp.Spec, s, "spec", loc) })
 	case "StressChaos":
-		var o cmObject[cmStressChaosSpec]
-		if !d.strictChaosMesh(obj, &o, loc) {
-			return nil, false
-		}
-		exp.ObjectMeta = o.ObjectMeta
-		trans = d.translateStress(&exp.Spec, &o.Spec, "spec", loc)
+		trans, ok = decodeChaosMeshSpec(d, obj, loc, exp, func(s *cmStressChaosSpec) translation { return d.translateStress(&exp.Spec, s, "spec", loc) })
 	case "Schedule":
-		var o cmObject[cmScheduleSpec]
-		if !d.strictChaosMesh(obj, &o, loc) {
-			return nil, false
-		}
-		exp.ObjectMeta = o.ObjectMeta
-		trans = d.translateSchedule(&exp.Spec, &o.Spec, loc)
+		trans, ok = decodeChaosMeshSpec(d, obj, loc, exp, func(s *cmScheduleSpec) translation { return d.translateSchedule(&exp.Spec, s, loc) })
 	default:
 		d.fail(loc, fieldPath{}.key("kind"), "unsupported Chaos Mesh kind %s: faultline translates PodChaos, NetworkChaos, StressChaos and Schedule", kind)
 		return nil, false
 	}
-	if len(d.errs.Errors) > before {
+	if !ok || len(d.errs.Errors) > before {
 		return nil, false
 	}
 	trans = append(trans, struct{ from, to string }{"metadata", "metadata"})
@@ -193,6 +174,17 @@ func (d *decoder) decodeChaosMesh(obj map[string]any, kind string, loc locator) 
 		delete(md, "creationTimestamp")
 	}
 	return d.decodeExperiment(u, trans.locator(loc), chaosMeshAPIVersion+"/"+kind)
+}
+
+// decodeChaosMeshSpec decodes one Chaos Mesh kind strictly into exp's
+// metadata and translates its spec; false when the object does not decode.
+func decodeChaosMeshSpec[S any](d *decoder, obj map[string]any, loc locator, exp *v1alpha1.Experiment, translate func(*S) translation) (translation, bool) {
+	var o cmObject[S]
+	if !d.strictChaosMesh(obj, &o, loc) {
+		return nil, false
+	}
+	exp.ObjectMeta = o.ObjectMeta
+	return translate(&o.Spec), true
 }
 
 func (d *decoder) strictChaosMesh(obj map[string]any, out any, loc locator) bool {
