@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -97,7 +96,7 @@ func New(bin, dir string) (*Server, error) {
 	}
 	var lastErr error
 	for range 3 { // a free port can be taken before Gitea binds it
-		port, err := freePort()
+		port, err := testground.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -321,15 +320,6 @@ func (s *Server) PID() int {
 
 // Output is what gitea web has printed so far, for a failure report.
 func (s *Server) Output() string { return s.out.String() }
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free loopback port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
 
 func randomHex(n int) string {
 	b := make([]byte, n/2)

@@ -113,7 +113,7 @@ func start(bin, dir string, targets []string) (*Server, error) {
 	// A free port can be taken between our probe and Prometheus' bind; try a few.
 	var lastErr error
 	for range 3 {
-		port, err := freePort()
+		port, err := testground.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -212,17 +212,6 @@ func config(targets []string) []byte {
 	b.WriteString("]\n")
 	return []byte(b.String())
 }
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free loopback port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// syncBuffer collects a child's output; exec writes to it from two goroutines.
 
 // PID is the process id of Prometheus (also its process group), for
 // programs that must be able to find it again after a crash.
