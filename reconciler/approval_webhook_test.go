@@ -362,17 +362,7 @@ func polCreate(t *testing.T, c client.Client, obj client.Object) {
 
 func polEventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last state: %s", what, last)
+	testground.WaitFor(t, 60*time.Second, what, cond)
 }
 
 func condString(c *metav1.Condition) string {

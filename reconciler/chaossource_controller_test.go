@@ -27,6 +27,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1alpha1 "github.com/faultline-dev/faultline/crds/v1alpha1"
+	"github.com/faultline-dev/faultline/internal/testground"
 	"github.com/faultline-dev/faultline/internal/testground/cluster"
 	"github.com/faultline-dev/faultline/internal/testground/gitserver"
 )
@@ -90,17 +91,7 @@ func startHub(t *testing.T) client.Client {
 
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last state: %s", what, last)
+	testground.WaitFor(t, 30*time.Second, what, cond)
 }
 
 func getSource(t *testing.T, c client.Client, ns, name string) *v1alpha1.ChaosSource {

@@ -78,3 +78,20 @@ func Eventually(timeout time.Duration, cond func() bool) bool {
 	}
 	return true
 }
+
+// WaitFor polls cond every 100ms until it holds, and fails the test after
+// timeout with what it waited for and the last state cond described.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s; last state: %s", what, last)
+}
