@@ -17,15 +17,7 @@ import (
 func BenchmarkDecision(b *testing.B) {
 	set := benchSet(b)
 	in := benchInput()
-	b.ReportAllocs()
-	cpu := startThreadCPU(b)
-	for b.Loop() {
-		d, err := set.Decide(b.Context(), in)
-		if err != nil || !d.Allowed {
-			b.Fatalf("decision = %+v, %v", d, err)
-		}
-	}
-	cpu.report(b)
+	measureCPU(b, func() error { return allowed(set.Decide(b.Context(), in)) })
 }
 
 // BenchmarkDecisionDistinctInputs is BenchmarkDecision over 1,000 distinct
@@ -35,16 +27,12 @@ func BenchmarkDecision(b *testing.B) {
 func BenchmarkDecisionDistinctInputs(b *testing.B) {
 	set := benchSet(b)
 	ins := distinctInputs(1000)
-	b.ReportAllocs()
-	cpu := startThreadCPU(b)
 	i := 0
-	for b.Loop() {
-		if _, err := set.Decide(b.Context(), ins[i%len(ins)]); err != nil {
-			b.Fatal(err)
-		}
+	measureCPU(b, func() error {
+		_, err := set.Decide(b.Context(), ins[i%len(ins)])
 		i++
-	}
-	cpu.report(b)
+		return err
+	})
 }
 
 // BenchmarkDecisionCacheHit is BenchmarkDecision on a set with a decision
@@ -53,15 +41,7 @@ func BenchmarkDecisionDistinctInputs(b *testing.B) {
 func BenchmarkDecisionCacheHit(b *testing.B) {
 	set := benchSet(b).WithCache(1024)
 	in := benchInput()
-	b.ReportAllocs()
-	cpu := startThreadCPU(b)
-	for b.Loop() {
-		d, err := set.Decide(b.Context(), in)
-		if err != nil || !d.Allowed {
-			b.Fatalf("decision = %+v, %v", d, err)
-		}
-	}
-	cpu.report(b)
+	measureCPU(b, func() error { return allowed(set.Decide(b.Context(), in)) })
 }
 
 func distinctInputs(n int) []*policyInput {
@@ -89,27 +69,13 @@ func BenchmarkDecisionConvertedInput(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	cpu := startThreadCPU(b)
-	for b.Loop() {
-		if _, err := p.EvaluateValue(b.Context(), v); err != nil {
-			b.Fatal(err)
-		}
-	}
-	cpu.report(b)
+	measureCPU(b, func() error { _, err := p.EvaluateValue(b.Context(), v); return err })
 }
 
 // BenchmarkInputValue is the conversion alone.
 func BenchmarkInputValue(b *testing.B) {
 	in := benchInput()
-	b.ReportAllocs()
-	cpu := startThreadCPU(b)
-	for b.Loop() {
-		if _, err := in.Value(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	cpu.report(b)
+	measureCPU(b, func() error { _, err := in.Value(); return err })
 }
 
 func benchSet(b *testing.B) *policySet { return newPolicySet(library(b, "")) }
@@ -133,14 +99,30 @@ func BenchmarkLibraryRule(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.ReportAllocs()
-			cpu := startThreadCPU(b)
-			for b.Loop() {
-				if _, err := p.EvaluateValue(b.Context(), v); err != nil {
-					b.Fatal(err)
-				}
-			}
-			cpu.report(b)
+			measureCPU(b, func() error { _, err := p.EvaluateValue(b.Context(), v); return err })
 		})
 	}
+}
+
+// measureCPU runs op b.N times and reports allocations and the thread CPU
+// time per op beside wall time: on this shared machine CPU time is the
+// steadier figure.
+func measureCPU(b *testing.B, op func() error) {
+	b.Helper()
+	b.ReportAllocs()
+	cpu := startThreadCPU(b)
+	for b.Loop() {
+		if err := op(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu.report(b)
+}
+
+// allowed turns a decision that is not Allowed into an error.
+func allowed(d policy.Decision, err error) error {
+	if err == nil && !d.Allowed {
+		err = fmt.Errorf("decision not allowed: %+v", d)
+	}
+	return err
 }
