@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -21,7 +22,8 @@ import (
 // runtime (containerd, CRI-O) over its CRI socket for the pod sandbox of a
 // target pod UID, takes the sandbox's pid from the verbose status, and
 // derives the network namespace (/proc/PID/ns/net), the pod's cgroup (the
-// parent of the sandbox's cgroup) and, from the first container, the root
+// parent of the sandbox's cgroup), the running containers by name (their
+// init pids and cgroups) and, from the first container, the root
 // filesystem (/proc/PID/root). The daemon needs hostPID and the host's
 // /sys/fs/cgroup for these paths to mean what they say.
 //
@@ -77,6 +79,9 @@ func (r *CRIResolver) Resolve(ctx context.Context, t v1alpha1.InjectionTarget) (
 	if cg, err := r.cgroupOf(pid); err == nil {
 		out.CgroupPath = filepath.Dir(cg) // the pod's cgroup holds the sandbox's
 	}
+	if out.Containers, err = r.containers(ctx, list.Items[0].Id); err != nil {
+		return faults.Target{}, fmt.Errorf("pod %s: %w", t.Key, err)
+	}
 	if len(t.ContainerIDs) > 0 {
 		id := t.ContainerIDs[0]
 		if i := strings.Index(id, "://"); i >= 0 {
@@ -89,6 +94,39 @@ func (r *CRIResolver) Resolve(ctx context.Context, t v1alpha1.InjectionTarget) (
 			}
 		}
 	}
+	return out, nil
+}
+
+// containers lists the running containers of a sandbox by name, each with
+// its init process and, on cgroup v2, its own cgroup (pod/failure freezes
+// the processes of either). A container that stops between the list and
+// its status is left out: it has no processes to freeze.
+func (r *CRIResolver) containers(ctx context.Context, sandboxID string) ([]faults.Container, error) {
+	list, err := r.rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
+		PodSandboxId: sandboxID,
+		State:        &runtimeapi.ContainerStateValue{State: runtimeapi.ContainerState_CONTAINER_RUNNING},
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	var out []faults.Container
+	for _, c := range list.GetContainers() {
+		cs, err := r.rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: c.GetId(), Verbose: true})
+		if err != nil {
+			continue
+		}
+		pid, err := infoPid(cs.GetInfo())
+		if err != nil {
+			continue
+		}
+		fc := faults.Container{Name: c.GetMetadata().GetName(), Pids: []int{pid}}
+		if cg, err := r.cgroupOf(pid); err == nil {
+			fc.CgroupPath = cg
+		}
+		out = append(out, fc)
+	}
+	// Stable order: the target is part of the fault's spec hash.
+	slices.SortFunc(out, func(a, b faults.Container) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 

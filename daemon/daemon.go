@@ -89,6 +89,11 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	rec := &InjectionReconciler{Resolver: cfg.Resolver, NodeName: cfg.NodeName}
 	registry := faults.Builtin()
+	// pod/failure undoes from the journal alone, so it is registered before
+	// Open: a crashed daemon's frozen pods are continued by the reaper.
+	if err := registry.Register("pod/failure", faults.PodFailure()); err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
 
 	engine, report, err := faults.Open(ctx, faults.Options{
 		JournalPath: cfg.JournalPath, Registry: registry, Metrics: metrics,
@@ -117,7 +122,8 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("daemon: manager: %w", err), engine.Close(ctx))
 	}
-	// pod/kill needs the API; it is the one fault the daemon adds.
+	// pod/kill needs the API client, so it comes after the manager; it has
+	// nothing to undo, so the reaper never needs it.
 	if err := registry.Register("pod/kill", PodKillFault(mgr.GetClient())); err != nil {
 		return nil, errors.Join(err, engine.Close(ctx))
 	}

@@ -10,9 +10,11 @@ import (
 	"github.com/faultline-dev/faultline/faults"
 )
 
-// TestMain lets the test binary serve as its own helper process.
+// TestMain lets the test binary serve as its own helper process, and as a
+// pod's container process (an HTTP server, see startServer).
 func TestMain(m *testing.M) {
 	faults.HelperMain()
+	serveIfAsked()
 	ctrllog.SetLogger(logr.Discard())
 	os.Exit(m.Run())
 }

@@ -27,11 +27,9 @@ type podKillState struct {
 // period asked for, pinned to its UID so a replacement of the same name is
 // never hit.
 //
-// pod/failure is not implemented. The intended approach: stop the pod's
-// container processes (SIGSTOP through the engine's process fault, scoped
-// to the pod's network namespace) so liveness probes fail and the kubelet
-// restarts them; recovery sends SIGCONT. Until then it is refused as
-// unsupported.
+// pod/failure is not here: it needs no API, only the pod's processes, and
+// is faults.PodFailure (SIGSTOP to the processes of the pod's containers,
+// SIGCONT to the same ones at recovery), registered in New.
 func PodKillFault(c client.Client) faults.Handler {
 	return faults.Pair[podKillState]{
 		Prep: func(_ context.Context, _ *faults.Env, req *faults.Request) (string, podKillState, error) {

@@ -80,7 +80,13 @@ func (r *StaticResolver) Resolve(_ context.Context, t v1alpha1.InjectionTarget) 
 // LoadStaticResolver reads a StaticResolver from a JSON file mapping pod
 // keys (namespace/name) to targets:
 //
-//	{"default/web-0": {"netnsPath": "/run/netns/web-0", "cgroupPath": "/sys/fs/cgroup/web-0"}}
+//	{"default/web-0": {"netnsPath": "/run/netns/web-0", "cgroupPath": "/sys/fs/cgroup/web-0",
+//	  "containers": [{"name": "app", "pids": [4242]}, {"name": "sidecar", "cgroupPath": "/sys/fs/cgroup/web-0/sidecar"}]}}
+//
+// containers is optional: it names the pod's containers by their root
+// processes (each with its descendants) and/or cgroups, for pod/failure's
+// containerNames; without it a pod's processes are those in its network
+// namespace.
 //
 // This is the test binding of the daemon binary (and a way to run it on a
 // node without a CRI runtime).
@@ -95,7 +101,28 @@ func LoadStaticResolver(path string) (*StaticResolver, error) {
 	}
 	r := NewStaticResolver()
 	for k, t := range pods {
+		if err := checkContainers(t.Containers); err != nil {
+			return nil, fmt.Errorf("static targets %s: %q: %w", path, k, err)
+		}
 		r.Register(k, t)
 	}
 	return r, nil
+}
+
+// checkContainers refuses containers a pod/failure could not select or
+// find: unnamed, named twice, or with neither pids nor a cgroup.
+func checkContainers(cs []faults.Container) error {
+	seen := map[string]bool{}
+	for i, c := range cs {
+		switch {
+		case c.Name == "":
+			return fmt.Errorf("containers[%d].name: empty", i)
+		case seen[c.Name]:
+			return fmt.Errorf("containers[%d].name: %q appears twice", i, c.Name)
+		case len(c.Pids) == 0 && c.CgroupPath == "":
+			return fmt.Errorf("containers[%d]: %q has neither pids nor cgroupPath", i, c.Name)
+		}
+		seen[c.Name] = true
+	}
+	return nil
 }

@@ -41,6 +41,7 @@ func (i Instance) String() string { return fmt.Sprintf("pid %d (start %d)", i.Pi
 
 type procStat struct {
 	state      byte
+	ppid       int
 	utime      uint64
 	stime      uint64
 	start      uint64
@@ -66,6 +67,9 @@ func readProcStat(pid int) (procStat, error) {
 		return procStat{}, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(f))
 	}
 	st := procStat{state: f[0][0], comm: string(raw[open+1 : end])}
+	if st.ppid, err = strconv.Atoi(f[4-3]); err != nil {
+		return procStat{}, fmt.Errorf("parse /proc/%d/stat ppid: %w", pid, err)
+	}
 	if st.utime, err = strconv.ParseUint(f[14-3], 10, 64); err != nil {
 		return procStat{}, fmt.Errorf("parse /proc/%d/stat utime: %w", pid, err)
 	}

@@ -57,19 +57,8 @@ func processFault() Handler {
 			return "signal", s, nil
 		},
 		Do: func(_ context.Context, _ *Env, s *processState) (Live, error) {
-			var errs []error
-			n := 0
-			for _, p := range s.Procs {
-				if !p.Alive() {
-					continue
-				}
-				if err := unix.Kill(p.Pid, unix.Signal(s.Signal)); err != nil && !errors.Is(err, unix.ESRCH) {
-					errs = append(errs, fmt.Errorf("signal %d to %s: %w", s.Signal, p, err))
-					continue
-				}
-				n++
-			}
-			if err := errors.Join(errs...); err != nil {
+			n, err := signalEach(s.Procs, unix.Signal(s.Signal))
+			if err != nil {
 				return nil, err
 			}
 			m := []Measurement{{Name: MeasuredStoppedProcs, Value: float64(n), Time: time.Now()}}
@@ -79,39 +68,85 @@ func processFault() Handler {
 			if s.Action != "stop" {
 				return nil
 			}
-			var errs []error
-			for _, p := range s.Procs {
-				if !p.Alive() {
-					continue
-				}
-				if err := unix.Kill(p.Pid, unix.SIGCONT); err != nil && !errors.Is(err, unix.ESRCH) {
-					errs = append(errs, fmt.Errorf("SIGCONT to %s: %w", p, err))
-				}
-			}
-			return errors.Join(errs...)
+			_, err := signalEach(s.Procs, unix.SIGCONT)
+			return err
 		},
 	}
+}
+
+// signalEach sends sig to every process of procs that still runs (same pid
+// and start time), so a pid the kernel gave to another process since is
+// never hit. A process that is gone counts as done. It returns how many
+// processes it signalled.
+func signalEach(procs []Instance, sig unix.Signal) (int, error) {
+	var errs []error
+	n := 0
+	for _, p := range procs {
+		if !p.Alive() {
+			continue
+		}
+		if err := unix.Kill(p.Pid, sig); err != nil {
+			if !errors.Is(err, unix.ESRCH) {
+				errs = append(errs, fmt.Errorf("signal %s to %s: %w", unix.SignalName(sig), p, err))
+			}
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}
+
+// userProc is a user process as /proc shows it.
+type userProc struct {
+	Instance
+	stat    procStat
+	cmdline string
+}
+
+// scanProcesses lists the user processes for which keep (nil: all) is
+// true, leaving out zombies, kernel threads, the executor itself and its
+// helpers: no fault ever signals those.
+func scanProcesses(keep func(pid int) bool) ([]userProc, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	self := os.Getpid()
+	var out []userProc
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil || p == self || keep != nil && !keep(p) {
+			continue
+		}
+		st, err := readProcStat(p)
+		if err != nil || st.state == 'Z' || st.state == 'X' {
+			continue
+		}
+		raw, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		cmdline := strings.ReplaceAll(strings.TrimRight(string(raw), "\x00"), "\x00", " ")
+		if cmdline == "" || cmdline == HelperArg0 || strings.HasPrefix(cmdline, HelperArg0+" ") {
+			continue // kernel threads and our own helpers
+		}
+		out = append(out, userProc{Instance: Instance{Pid: p, Start: st.start}, stat: st, cmdline: cmdline})
+	}
+	return out, nil
 }
 
 // findProcesses returns the processes a process fault takes.
 func findProcesses(t Target, name string, pid *int32) ([]Instance, error) {
 	var netnsIno uint64
 	if t.NetnsPath != "" {
-		var st unix.Stat_t
-		if err := unix.Stat(t.NetnsPath, &st); err != nil {
-			return nil, fmt.Errorf("target network namespace %s: %w", t.NetnsPath, ErrTargetGone)
+		ino, err := netnsInode(t.NetnsPath)
+		if err != nil {
+			return nil, err
 		}
-		netnsIno = st.Ino
+		netnsIno = ino
 	}
 	inScope := func(p int) bool {
 		if p == os.Getpid() || p == 1 && t.NetnsPath == "" {
 			return false
 		}
-		if netnsIno == 0 {
-			return true
-		}
-		var st unix.Stat_t
-		return unix.Stat("/proc/"+strconv.Itoa(p)+"/ns/net", &st) == nil && st.Ino == netnsIno
+		return netnsIno == 0 || inNetns(p, netnsIno)
 	}
 	if pid != nil {
 		p := int(*pid)
@@ -128,33 +163,36 @@ func findProcesses(t Target, name string, pid *int32) ([]Instance, error) {
 	if r, err := regexp.Compile(name); err == nil {
 		re = r
 	}
-	entries, err := os.ReadDir("/proc")
+	procs, err := scanProcesses(inScope)
 	if err != nil {
 		return nil, err
 	}
 	var out []Instance
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil || !inScope(p) {
-			continue
-		}
-		st, err := readProcStat(p)
-		if err != nil || st.state == 'Z' {
-			continue
-		}
-		raw, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		cmdline := strings.ReplaceAll(strings.TrimRight(string(raw), "\x00"), "\x00", " ")
-		if cmdline == "" || strings.HasPrefix(cmdline, HelperArg0+" ") {
-			continue // kernel threads and our own helpers
-		}
-		if st.comm == name || re != nil && re.MatchString(cmdline) {
-			out = append(out, Instance{Pid: p, Start: st.start})
+	for _, p := range procs {
+		if p.stat.comm == name || re != nil && re.MatchString(p.cmdline) {
+			out = append(out, p.Instance)
 		}
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("spec.fault.process.process: no process of target %s matches %q", t.Key, name)
 	}
 	return out, nil
+}
+
+// netnsInode identifies the network namespace file at path; a missing one
+// is ErrTargetGone.
+func netnsInode(path string) (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, fmt.Errorf("target network namespace %s: %w", path, ErrTargetGone)
+	}
+	return st.Ino, nil
+}
+
+// inNetns reports whether pid lives in the network namespace of inode ino.
+func inNetns(pid int, ino uint64) bool {
+	var st unix.Stat_t
+	return unix.Stat("/proc/"+strconv.Itoa(pid)+"/ns/net", &st) == nil && st.Ino == ino
 }
 
 // staticLive reports fixed measurements.

@@ -30,6 +30,22 @@ type Target struct {
 	RootPath string `json:"rootPath,omitempty"`
 	// Pod is set for pod targets; API-side faults (pod/kill) need it.
 	Pod *PodRef `json:"pod,omitempty"`
+	// Containers of a pod target, as the resolver knows them (pod/failure
+	// selects among them by name). Empty: unknown; the pod's processes are
+	// then those in its network namespace.
+	Containers []Container `json:"containers,omitempty"`
+}
+
+// Container is one container of a pod target. Its processes are those in
+// its cgroup (and the cgroups below it) and the listed processes with
+// their descendants; a resolver sets either or both.
+type Container struct {
+	Name string `json:"name"`
+	// CgroupPath is the container's own cgroup directory.
+	CgroupPath string `json:"cgroupPath,omitempty"`
+	// Pids are the container's root processes as this executor sees them
+	// (the container's init, or whatever a test binding started).
+	Pids []int `json:"pids,omitempty"`
 }
 
 // PodRef names a pod and pins its UID.

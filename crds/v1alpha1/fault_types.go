@@ -65,7 +65,10 @@ type PodAction string
 const (
 	// PodKill deletes the pod through the API with a grace period.
 	PodKill PodAction = "kill"
-	// PodFailure makes the pod's containers fail for the duration.
+	// PodFailure makes the pod's containers fail for the duration: the
+	// node daemon stops (SIGSTOP) every process of the chosen containers,
+	// so they stop answering and their liveness probes fail, and continues
+	// (SIGCONT) exactly those processes when the fault ends.
 	PodFailure PodAction = "failure"
 )
 
@@ -79,7 +82,9 @@ type PodFault struct {
 	// +kubebuilder:validation:Minimum=0
 	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
 
-	// ContainerNames narrows failure to these containers. Omitted: all.
+	// ContainerNames narrows failure to these containers; naming a
+	// container the pod does not have is an error, and nothing is applied.
+	// Omitted: all of the pod's containers.
 	// +optional
 	// +kubebuilder:validation:MaxItems=32
 	ContainerNames []string `json:"containerNames,omitempty"`
