@@ -9,9 +9,15 @@
 // compiled, and one query collecting every deny, approval and warn rule is
 // partially evaluated against its parameters; rules that partial evaluation
 // leaves behind but that do not depend on the input are computed then too.
-// A decision runs the residual query on OPA's evaluator (topdown) directly,
-// with the input converted once from the Go types (Input.Value). Evaluate is
-// safe for concurrent use. Set.WithCache adds a decision cache keyed by the
+// The residual query is then planned into OPA's intermediate representation
+// (the plan OPA compiles to Wasm), and a decision runs that plan on
+// internal/irvm, a small interpreter over OPA's values that calls OPA's own
+// builtins, with the input converted once from the Go types (Input.Value).
+// A query irvm cannot run (the planner refuses it, it calls a builtin such
+// as http.send or walk, or its decision on an empty input differs from
+// topdown's) runs on OPA's evaluator (topdown) instead; both give the same
+// decisions, errors included, and topdown stays the reference the tests
+// compare irvm with. Evaluate is safe for concurrent use. Set.WithCache adds a decision cache keyed by the
 // parts of the input a policy's Rego reads, for `faultline plan`.
 //
 // # Input

@@ -54,7 +54,8 @@ func (p *Policy) EvaluateValue(ctx context.Context, input ast.Value) (Decision, 
 		if items == nil {
 			continue
 		}
-		items.Foreach(func(item *ast.Term) {
+		// Slice is the set's own sorted elements: no closure per binding.
+		for _, item := range items.Slice() {
 			switch b.kind {
 			case ruleDeny:
 				d.addDenial(p, b, item.Value)
@@ -63,7 +64,7 @@ func (p *Policy) EvaluateValue(ctx context.Context, input ast.Value) (Decision, 
 			case ruleWarn:
 				d.addWarning(p, b, item.Value)
 			}
-		})
+		}
 	}
 	sortDecision(&d)
 	return d, nil
@@ -126,11 +127,29 @@ func get(obj ast.Object, key string) ast.Value {
 	if obj == nil {
 		return nil
 	}
-	if t := obj.Get(ast.InternedTerm(key)); t != nil {
+	k, ok := keyTerms[key]
+	if !ok {
+		k = ast.StringTerm(key)
+	}
+	if t := obj.Get(k); t != nil {
 		return t.Value
 	}
 	return nil
 }
+
+// keyTerms are the keys a decision is read by, made once: a decision reads
+// a dozen of them.
+var keyTerms = func() map[string]*ast.Term {
+	m := map[string]*ast.Term{}
+	for _, k := range []string{"rule", "field", "message", "group", "count", "reason", string(resultVar)} {
+		m[k] = ast.StringTerm(k)
+	}
+	for i := range 64 {
+		k := fmt.Sprintf("x%d", i) // binding variables, see decisionRules
+		m[k] = ast.StringTerm(k)
+	}
+	return m
+}()
 
 func str(obj ast.Object, key, def string) string {
 	if s, ok := get(obj, key).(ast.String); ok && s != "" {
