@@ -72,6 +72,27 @@ func BenchmarkDecisionConvertedInput(b *testing.B) {
 	measureCPU(b, func() error { _, err := p.EvaluateValue(b.Context(), v); return err })
 }
 
+// BenchmarkDecisionTopdown is BenchmarkDecisionConvertedInput on OPA's
+// evaluator (topdown) instead of the policy's plan, to keep the ratio of
+// the two engines in sight.
+func BenchmarkDecisionTopdown(b *testing.B) {
+	p := policy.OnTopdown(library(b, ""))
+	v, err := benchInput().Value()
+	if err != nil {
+		b.Fatal(err)
+	}
+	measureCPU(b, func() error { _, err := p.EvaluateValue(b.Context(), v); return err })
+}
+
+// BenchmarkCompileLibrary is the cost of one policy generation: parsing,
+// compiling, partially evaluating and planning the whole library.
+func BenchmarkCompileLibrary(b *testing.B) {
+	measureCPU(b, func() error {
+		_, err := policy.Compile(b.Context(), policy.Spec{Name: "x", Library: []string{policy.LibraryAll}, Parameters: []byte(params)})
+		return err
+	})
+}
+
 // BenchmarkInputValue is the conversion alone.
 func BenchmarkInputValue(b *testing.B) {
 	in := benchInput()
@@ -125,4 +146,12 @@ func allowed(d policy.Decision, err error) error {
 		err = fmt.Errorf("decision not allowed: %+v", d)
 	}
 	return err
+}
+
+// BenchmarkInputValueProjected is the conversion Set.Decide does for the
+// library: only the parts of the input its rules can read.
+func BenchmarkInputValueProjected(b *testing.B) {
+	set := benchSet(b)
+	in := benchInput()
+	measureCPU(b, func() error { _, err := policy.SetInputValue(set, in); return err })
 }

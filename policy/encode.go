@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -16,21 +17,27 @@ import (
 )
 
 // toValue builds the OPA value of x directly, without writing and reading
-// JSON: the value equals what jsonToValue(json.Marshal(x)) gives. It follows
+// JSON: the value equals what jsonToValue(json.Marshal(x)) gives. An *Input
+// takes the hand-written converters of input_value.go; anything else follows
 // encoding/json's rules for the shapes the input types use (json tags,
 // omitempty, omitzero, pointers, maps, slices, numbers) and hands anything
 // else (a type with its own MarshalJSON or MarshalText, embedded structs,
 // byte slices, the ",string" option) to encoding/json for that part alone.
 func toValue(x any) (ast.Value, error) {
+	e := &encoder{}
+	if in, ok := x.(*Input); ok && in != nil {
+		return e.input(in, nil)
+	}
 	v := reflect.ValueOf(x)
 	if !v.IsValid() {
 		return ast.Null{}, nil
 	}
-	return typeEncoder(v.Type())(v)
+	return typeEncoder(v.Type())(e, v)
 }
 
 var (
 	durationType      = reflect.TypeFor[metav1.Duration]()
+	stringMapType     = reflect.TypeFor[map[string]string]()
 	jsonMarshalerType = reflect.TypeFor[json.Marshaler]()
 	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
 )
@@ -38,7 +45,7 @@ var (
 // encoderFunc converts one value of a type; they are built once per type,
 // as encoding/json does, so that the reflection on types is not repeated
 // for every value.
-type encoderFunc func(v reflect.Value) (ast.Value, error)
+type encoderFunc func(e *encoder, v reflect.Value) (ast.Value, error)
 
 var encoders sync.Map // reflect.Type -> encoderFunc
 
@@ -53,9 +60,9 @@ func typeEncoder(t reflect.Type) encoderFunc {
 		f  encoderFunc
 	)
 	wg.Add(1)
-	fi, loaded := encoders.LoadOrStore(t, encoderFunc(func(v reflect.Value) (ast.Value, error) {
+	fi, loaded := encoders.LoadOrStore(t, encoderFunc(func(e *encoder, v reflect.Value) (ast.Value, error) {
 		wg.Wait()
-		return f(v)
+		return f(e, v)
 	}))
 	if loaded {
 		return fi.(encoderFunc)
@@ -66,22 +73,40 @@ func typeEncoder(t reflect.Type) encoderFunc {
 	return f
 }
 
+// hasMarshaler reports whether encoding/json would call a method of t
+// (MarshalJSON or MarshalText) on an addressable value of it.
+func hasMarshaler(t reflect.Type) bool {
+	return t.Implements(jsonMarshalerType) || t.Implements(textMarshalerType) ||
+		t.Kind() != reflect.Pointer && (reflect.PointerTo(t).Implements(jsonMarshalerType) || reflect.PointerTo(t).Implements(textMarshalerType))
+}
+
 func newTypeEncoder(t reflect.Type, allowAddr bool) encoderFunc {
 	if t == durationType {
 		// metav1.Duration.MarshalJSON writes Duration.String() as a string.
-		return func(v reflect.Value) (ast.Value, error) {
-			return ast.String(v.Interface().(metav1.Duration).Duration.String()), nil
+		return func(_ *encoder, v reflect.Value) (ast.Value, error) {
+			return ast.String(time.Duration(v.Field(0).Int()).String()), nil
+		}
+	}
+	if t.Kind() == reflect.Pointer && t.Elem() == durationType {
+		// encoding/json writes nil as null and calls the value method
+		// otherwise: the duration's own encoder, without the JSON detour.
+		elem := typeEncoder(durationType)
+		return func(e *encoder, v reflect.Value) (ast.Value, error) {
+			if v.IsNil() {
+				return ast.Null{}, nil
+			}
+			return elem(e, v.Elem())
 		}
 	}
 	if t.Kind() != reflect.Pointer && allowAddr &&
 		(reflect.PointerTo(t).Implements(jsonMarshalerType) || reflect.PointerTo(t).Implements(textMarshalerType)) {
 		// encoding/json calls a pointer method only on addressable values.
 		plain := newTypeEncoder(t, false)
-		return func(v reflect.Value) (ast.Value, error) {
+		return func(e *encoder, v reflect.Value) (ast.Value, error) {
 			if v.CanAddr() {
-				return viaJSON(v)
+				return viaJSON(e, v)
 			}
-			return plain(v)
+			return plain(e, v)
 		}
 	}
 	if t.Implements(jsonMarshalerType) || t.Implements(textMarshalerType) {
@@ -90,48 +115,43 @@ func newTypeEncoder(t reflect.Type, allowAddr bool) encoderFunc {
 	switch t.Kind() {
 	case reflect.Pointer:
 		elem := typeEncoder(t.Elem())
-		return func(v reflect.Value) (ast.Value, error) {
+		return func(e *encoder, v reflect.Value) (ast.Value, error) {
 			if v.IsNil() {
 				return ast.Null{}, nil
 			}
-			return elem(v.Elem())
+			return elem(e, v.Elem())
 		}
 	case reflect.Interface:
-		return func(v reflect.Value) (ast.Value, error) {
+		return func(e *encoder, v reflect.Value) (ast.Value, error) {
 			if v.IsNil() {
 				return ast.Null{}, nil
 			}
-			e := v.Elem()
-			return typeEncoder(e.Type())(e)
+			x := v.Elem()
+			return typeEncoder(x.Type())(e, x)
 		}
 	case reflect.String:
-		return func(v reflect.Value) (ast.Value, error) {
-			s := v.String()
-			if !utf8.ValidString(s) {
-				// encoding/json replaces each invalid byte; let it.
-				return viaJSON(v)
-			}
-			return ast.String(s), nil
-		}
+		return func(_ *encoder, v reflect.Value) (ast.Value, error) { return jsonString(v.String()), nil }
 	case reflect.Bool:
-		return func(v reflect.Value) (ast.Value, error) { return ast.Boolean(v.Bool()), nil }
+		return func(_ *encoder, v reflect.Value) (ast.Value, error) { return ast.Boolean(v.Bool()), nil }
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return func(v reflect.Value) (ast.Value, error) { return ast.Number(strconv.FormatInt(v.Int(), 10)), nil }
+		return func(_ *encoder, v reflect.Value) (ast.Value, error) { return intValue(v.Int()), nil }
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return func(v reflect.Value) (ast.Value, error) { return ast.Number(strconv.FormatUint(v.Uint(), 10)), nil }
+		return func(_ *encoder, v reflect.Value) (ast.Value, error) {
+			return ast.Number(strconv.FormatUint(v.Uint(), 10)), nil
+		}
 	case reflect.Float32, reflect.Float64:
 		bits := t.Bits()
-		return func(v reflect.Value) (ast.Value, error) { return encodeFloat(v.Float(), bits) }
+		return func(_ *encoder, v reflect.Value) (ast.Value, error) { return encodeFloat(v.Float(), bits) }
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 {
 			return viaJSON // base64, as encoding/json writes it
 		}
 		elems := arrayEncoder(t)
-		return func(v reflect.Value) (ast.Value, error) {
+		return func(e *encoder, v reflect.Value) (ast.Value, error) {
 			if v.IsNil() {
 				return ast.Null{}, nil
 			}
-			return elems(v)
+			return elems(e, v)
 		}
 	case reflect.Array:
 		return arrayEncoder(t)
@@ -139,49 +159,54 @@ func newTypeEncoder(t reflect.Type, allowAddr bool) encoderFunc {
 		if t.Key().Kind() != reflect.String || t.Key().Implements(textMarshalerType) {
 			return viaJSON
 		}
+		if t == stringMapType {
+			// Labels and selectors: no reflection per entry.
+			return func(e *encoder, v reflect.Value) (ast.Value, error) {
+				return e.stringMap(v.Interface().(map[string]string)), nil
+			}
+		}
 		elem := typeEncoder(t.Elem())
-		return func(v reflect.Value) (ast.Value, error) {
+		return func(e *encoder, v reflect.Value) (ast.Value, error) {
 			if v.IsNil() {
 				return ast.Null{}, nil
 			}
-			pairs := make([][2]*ast.Term, 0, v.Len())
-			terms := make([]ast.Term, 2*v.Len())
-			i := 0
-			for it := v.MapRange(); it.Next(); i += 2 {
+			var o objectBuilder
+			o.init(v.Len())
+			for it := v.MapRange(); it.Next(); {
 				k := it.Key().String()
 				if !utf8.ValidString(k) {
-					return viaJSON(v)
+					// Keys that differ only in invalid bytes may collide once
+					// encoding/json replaced them; let it decide.
+					return viaJSON(e, v)
 				}
-				e, err := elem(it.Value())
+				x, err := elem(e, it.Value())
 				if err != nil {
 					return nil, err
 				}
-				terms[i].Value, terms[i+1].Value = ast.String(k), e
-				pairs = append(pairs, [2]*ast.Term{&terms[i], &terms[i+1]})
+				o.add(e.term(ast.String(k)), e.term(x))
 			}
-			return ast.NewObject(pairs...), nil
+			return o.object(), nil
 		}
 	case reflect.Struct:
 		fields, ok := structFields(t)
 		if !ok {
 			return viaJSON
 		}
-		return func(v reflect.Value) (ast.Value, error) {
-			pairs := make([][2]*ast.Term, 0, len(fields))
-			terms := make([]ast.Term, len(fields)) // one allocation for all values
-			for i, f := range fields {
+		return func(e *encoder, v reflect.Value) (ast.Value, error) {
+			var o objectBuilder
+			o.init(len(fields))
+			for _, f := range fields {
 				fv := v.Field(f.index)
-				if f.omitEmpty && isEmpty(fv) || f.omitZero && fv.IsZero() {
+				if f.omitted(fv) {
 					continue
 				}
-				e, err := f.enc(fv)
+				x, err := f.enc(e, fv)
 				if err != nil {
 					return nil, err
 				}
-				terms[i].Value = e
-				pairs = append(pairs, [2]*ast.Term{f.name, &terms[i]})
+				o.add(f.name, e.term(x))
 			}
-			return ast.NewObject(pairs...), nil
+			return o.object(), nil
 		}
 	default:
 		return viaJSON
@@ -190,16 +215,14 @@ func newTypeEncoder(t reflect.Type, allowAddr bool) encoderFunc {
 
 func arrayEncoder(t reflect.Type) encoderFunc {
 	elem := typeEncoder(t.Elem())
-	return func(v reflect.Value) (ast.Value, error) {
-		elems := make([]*ast.Term, v.Len())
-		terms := make([]ast.Term, len(elems))
+	return func(e *encoder, v reflect.Value) (ast.Value, error) {
+		elems := e.terms(v.Len())
 		for i := range elems {
-			e, err := elem(v.Index(i))
+			x, err := elem(e, v.Index(i))
 			if err != nil {
 				return nil, err
 			}
-			terms[i].Value = e
-			elems[i] = &terms[i]
+			elems[i] = e.term(x)
 		}
 		return ast.NewArray(elems...), nil
 	}
@@ -218,7 +241,8 @@ func encodeFloat(f float64, bits int) (ast.Value, error) {
 			format = 'e'
 		}
 	}
-	b := strconv.AppendFloat(nil, f, format, -1, bits)
+	var buf [32]byte // on the stack: the text is copied once, into the Number
+	b := strconv.AppendFloat(buf[:0], f, format, -1, bits)
 	if format == 'e' {
 		// clean up e-09 to e-9
 		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
@@ -247,7 +271,7 @@ func isEmpty(v reflect.Value) bool {
 	return false
 }
 
-func viaJSON(v reflect.Value) (ast.Value, error) {
+func viaJSON(_ *encoder, v reflect.Value) (ast.Value, error) {
 	raw, err := json.Marshal(v.Interface())
 	if err != nil {
 		return nil, err
@@ -261,6 +285,11 @@ type encField struct {
 	name      *ast.Term
 	omitEmpty bool
 	omitZero  bool
+}
+
+// omitted reports whether encoding/json leaves the field's value out.
+func (f *encField) omitted(v reflect.Value) bool {
+	return f.omitEmpty && isEmpty(v) || f.omitZero && v.IsZero()
 }
 
 type encStruct struct {

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -16,13 +17,16 @@ type Set struct {
 	policies []*Policy
 	// caches, when set, hold each policy's decisions (see WithCache).
 	caches []*decisionCache
+	// reads is the part of the input the policies can read (nil: all of
+	// it); Decide converts only that.
+	reads *projection
 }
 
 // NewSet collects policies, ordered by name.
 func NewSet(policies ...*Policy) *Set {
 	ps := slices.Clone(policies)
 	sort.Slice(ps, func(i, j int) bool { return ps[i].name < ps[j].name })
-	return &Set{policies: ps}
+	return &Set{policies: ps, reads: projectionOf(ps)}
 }
 
 // WithCache returns a set of the same policies that remembers up to size
@@ -40,7 +44,7 @@ func (s *Set) WithCache(size int) *Set {
 			caches[i] = newDecisionCache(size)
 		}
 	}
-	return &Set{policies: s.policies, caches: caches}
+	return &Set{policies: s.policies, caches: caches, reads: s.reads}
 }
 
 // Len returns how many policies the set holds.
@@ -49,8 +53,15 @@ func (s *Set) Len() int { return len(s.policies) }
 // Decide judges an input with every policy whose scope covers it and merges
 // their decisions. With no applicable policy the experiment is allowed: deny
 // by default is a policy's to say (a ChaosPolicy with deny rules and an empty
-// scope covers everything).
+// scope covers everything). Only the parts of the input some policy of the
+// set can read are converted for OPA.
 func (s *Set) Decide(ctx context.Context, in *Input) (Decision, error) {
+	return s.decide(ctx, in, nil)
+}
+
+// decide is Decide converting the input with shared, the parts converted
+// for other inputs of a Batch (nil: none).
+func (s *Set) decide(ctx context.Context, in *Input, shared *sharedParts) (Decision, error) {
 	var d Decision
 	var value ast.Value
 	for i, p := range s.policies {
@@ -58,7 +69,7 @@ func (s *Set) Decide(ctx context.Context, in *Input) (Decision, error) {
 			continue
 		}
 		if value == nil {
-			v, err := in.Value()
+			v, err := s.convert(in, shared)
 			if err != nil {
 				return Decision{}, err
 			}
@@ -85,6 +96,18 @@ func (s *Set) Decide(ctx context.Context, in *Input) (Decision, error) {
 	sortDecision(&d)
 	d.settle()
 	return d, nil
+}
+
+// convert converts what the set's policies can read of in (see
+// projection), once for all of them, taking the parts a Batch has converted
+// already from shared (nil: none).
+func (s *Set) convert(in *Input, shared *sharedParts) (ast.Value, error) {
+	e := &encoder{shared: shared}
+	v, err := e.input(in, s.reads)
+	if err != nil {
+		return nil, fmt.Errorf("converting policy input: %w", err)
+	}
+	return v, nil
 }
 
 // Applies reports whether the policy's scope covers the input's experiment.

@@ -10,8 +10,6 @@ import (
 	"runtime"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	v1alpha1 "github.com/faultline-dev/faultline/crds/v1alpha1"
 	"github.com/faultline-dev/faultline/federation"
 	"github.com/faultline-dev/faultline/policy"
@@ -70,11 +68,13 @@ type Result struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	// File is where the experiment was declared (path:line), when known.
-	File      string          `json:"file,omitempty"`
-	FaultKind string          `json:"fault"`
-	Waves     []Wave          `json:"waves"`
-	Verdict   Verdict         `json:"verdict"`
-	Decision  policy.Decision `json:"decision"`
+	File      string `json:"file,omitempty"`
+	FaultKind string `json:"fault"`
+	// Waves are shared by the results of experiments with the same
+	// placement: read them, do not modify them.
+	Waves    []Wave          `json:"waves"`
+	Verdict  Verdict         `json:"verdict"`
+	Decision policy.Decision `json:"decision"`
 }
 
 // SourceFileAnnotation is where sources.Build records an experiment's file
@@ -85,8 +85,10 @@ const SourceFileAnnotation = "faultline.dev/source-file"
 const maxCachedDecisions = 1 << 16
 
 // Plan judges every experiment, in parallel, and returns the results in the
-// experiments' order. An error (a placement that does not resolve, a policy
-// that fails to evaluate) stops the plan: it is an input error, not a denial.
+// experiments' order; the results do not depend on how many decisions run
+// at once. An error (a placement that does not resolve, a policy that fails
+// to evaluate) stops the plan: it is an input error, not a denial. It names
+// the first experiment, in order, that failed.
 func Plan(ctx context.Context, exps []v1alpha1.Experiment, opts Options) ([]Result, error) {
 	if opts.Policies == nil {
 		opts.Policies = policy.NewSet()
@@ -100,89 +102,75 @@ func Plan(ctx context.Context, exps []v1alpha1.Experiment, opts Options) ([]Resu
 	if now.IsZero() {
 		now = time.Now()
 	}
-	members := make([]federation.Member, len(opts.Members))
-	sizes := make(map[string]int, len(opts.Members))
-	for i, m := range opts.Members {
-		members[i] = m.Member
-		kind := m.Kind
-		if kind == "" {
-			kind = federation.KindMemberCluster
-		}
-		sizes[kind+"/"+m.Name] = m.Targets
-	}
 	approvals := map[string][]v1alpha1.Approval{}
 	for _, a := range opts.Approvals {
 		k := a.Namespace + "/" + a.Spec.Experiment
 		approvals[k] = append(approvals[k], a)
 	}
-
-	out := make([]Result, len(exps))
-	g, ctx := errgroup.WithContext(ctx)
+	pl := &planner{
+		opts:       &opts,
+		placements: newPlacements(&opts),
+		// The parts of every input that do not depend on the experiment
+		// (time, source, active counts, the placed targets) are converted
+		// for the policies once.
+		batch:     opts.Policies.Batch(),
+		now:       policy.NewNow(now),
+		approvals: approvals,
+	}
 	parallel := opts.Parallel
 	if parallel <= 0 {
 		parallel = runtime.GOMAXPROCS(0)
 	}
-	// Chunks keep goroutine overhead negligible against decisions.
-	chunk := max(1, len(exps)/(parallel*8))
-	g.SetLimit(parallel)
-	for start := 0; start < len(exps); start += chunk {
-		end := min(start+chunk, len(exps))
-		g.Go(func() error {
-			for i := start; i < end; i++ {
-				e := &exps[i]
-				r, err := planOne(ctx, e, &opts, members, sizes, approvals[e.Namespace+"/"+e.Name], now)
-				if err != nil {
-					return fmt.Errorf("%s/%s: %w", e.Namespace, e.Name, err)
-				}
-				out[i] = r
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	out := make([]Result, len(exps))
+	err := forEach(ctx, len(exps), parallel, func(i int) error {
+		e := &exps[i]
+		r, err := pl.planOne(ctx, e)
+		if err != nil {
+			return fmt.Errorf("%s/%s: %w", e.Namespace, e.Name, err)
+		}
+		out[i] = r
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func planOne(ctx context.Context, e *v1alpha1.Experiment, opts *Options, members []federation.Member,
-	sizes map[string]int, approvals []v1alpha1.Approval, now time.Time) (Result, error) {
-	placement := e.Spec.Placement
-	if placement == nil {
-		placement = opts.DefaultPlacement
-	}
-	waves, err := federation.ResolvePlacement(placement, members)
-	if err != nil {
-		return Result{}, fmt.Errorf("spec.%w", err)
-	}
-	in := &policy.Input{
-		Experiment:        policy.ExperimentFrom(e),
-		Source:            opts.Source,
-		Now:               policy.NewNow(now),
-		Approvals:         policy.ApprovalsFor(approvals, e.Name, opts.Source.Revision),
-		ActiveExperiments: opts.Active,
-	}
-	r := Result{Namespace: e.Namespace, Name: e.Name, File: e.Annotations[SourceFileAnnotation], FaultKind: in.Experiment.FaultKind}
-	for _, w := range waves {
-		pw := Wave{Name: w.Name}
-		for _, lists := range [][]federation.Member{w.Clusters, w.Agents} {
-			for _, m := range lists {
-				in.Placement.Targets = append(in.Placement.Targets, policy.TargetInput{Kind: m.Kind, Name: m.Name, Labels: m.Labels, Wave: w.Name})
-				in.BlastRadius = append(in.BlastRadius, policy.EstimateBlastRadius(&e.Spec, m.Kind, m.Name, sizes[m.Kind+"/"+m.Name]))
-				if m.Kind == federation.KindHostAgent {
-					pw.Agents = append(pw.Agents, m.Name)
-				} else {
-					pw.Clusters = append(pw.Clusters, m.Name)
-				}
-			}
-		}
-		r.Waves = append(r.Waves, pw)
-	}
-	d, err := opts.Policies.Decide(ctx, in)
+// planner is what every experiment of one plan is judged with.
+type planner struct {
+	opts       *Options
+	placements *placements
+	batch      *policy.Batch
+	now        policy.NowInput
+	approvals  map[string][]v1alpha1.Approval
+}
+
+func (pl *planner) planOne(ctx context.Context, e *v1alpha1.Experiment) (Result, error) {
+	placed, err := pl.placements.resolve(e.Spec.Placement)
 	if err != nil {
 		return Result{}, err
 	}
-	r.Decision = d
+	in := &policy.Input{
+		Experiment:        policy.ExperimentFrom(e),
+		Source:            pl.opts.Source,
+		Placement:         policy.PlacementInput{Targets: placed.targets},
+		Now:               pl.now,
+		Approvals:         policy.ApprovalsFor(pl.approvals[e.Namespace+"/"+e.Name], e.Name, pl.opts.Source.Revision),
+		ActiveExperiments: pl.opts.Active,
+	}
+	if len(placed.targets) > 0 {
+		in.BlastRadius = make([]policy.BlastRadius, len(placed.targets))
+		for i, t := range placed.targets {
+			in.BlastRadius[i] = policy.EstimateBlastRadius(&e.Spec, t.Kind, t.Name, placed.sizes[i])
+		}
+	}
+	d, err := pl.batch.Decide(ctx, in)
+	if err != nil {
+		return Result{}, err
+	}
+	r := Result{Namespace: e.Namespace, Name: e.Name, File: e.Annotations[SourceFileAnnotation], FaultKind: in.Experiment.FaultKind,
+		Waves: placed.waves, Decision: d}
 	switch {
 	case len(d.Blocking()) > 0:
 		r.Verdict = Denied

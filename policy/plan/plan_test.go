@@ -118,6 +118,12 @@ func BenchmarkPlan10000(b *testing.B) { benchmarkPlan(b, threeKinds(), false) }
 // BenchmarkPlan10000Uncached evaluates every one of the 10,000 experiments.
 func BenchmarkPlan10000Uncached(b *testing.B) { benchmarkPlan(b, threeKinds(), true) }
 
+// BenchmarkPlan10000UncachedSerial is BenchmarkPlan10000Uncached on one
+// worker: its wall time over the parallel one's is what the workers gain.
+func BenchmarkPlan10000UncachedSerial(b *testing.B) {
+	benchmarkPlan(b, threeKinds(), true, func(o *plan.Options) { o.Parallel = 1 })
+}
+
 // BenchmarkPlan10000Varied plans 10,000 experiments that differ in what the
 // rules read as a larger repository's would: 40 team namespaces, 4 fault
 // kinds, 5 durations, 3 shares, 3 placements (one in 20 selecting
@@ -162,8 +168,11 @@ func varied() []v1alpha1.Experiment {
 	return exps
 }
 
-func benchmarkPlan(b *testing.B, exps []v1alpha1.Experiment, noCache bool) {
+func benchmarkPlan(b *testing.B, exps []v1alpha1.Experiment, noCache bool, with ...func(*plan.Options)) {
 	opts := plan.Options{Policies: librarySet(b), Members: members, Source: policy.SourceInput{Revision: revision}, NoCache: noCache}
+	for _, f := range with {
+		f(&opts)
+	}
 	b.ReportAllocs()
 	start := processCPU(b)
 	for b.Loop() {
