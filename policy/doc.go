@@ -12,7 +12,10 @@
 // The residual query is then planned into OPA's intermediate representation
 // (the plan OPA compiles to Wasm), and a decision runs that plan on
 // internal/irvm, a small interpreter over OPA's values that calls OPA's own
-// builtins, with the input converted once from the Go types (Input.Value).
+// builtins (the commonest, such as object.get, comparisons and the time
+// functions, have Go versions for the cases they are sure of, which leave
+// everything else, errors included, to OPA's), with the input converted
+// once from the Go types (Input.Value).
 // A query irvm cannot run (the planner refuses it, it calls a builtin such
 // as http.send or walk, or its decision on an empty input differs from
 // topdown's) runs on OPA's evaluator (topdown) instead; both give the same

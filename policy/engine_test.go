@@ -492,3 +492,123 @@ func TestCancelledDecisionFails(t *testing.T) {
 		t.Fatal("a cancelled context still decided")
 	}
 }
+
+// nativesModule calls every builtin irvm implements natively on values of
+// the input, where the natives must answer as OPA does and leave to OPA
+// what they do not handle: type errors, big and floating-point numbers,
+// durations and zones they do not parse, missing keys and paths through
+// non-objects. The labels choose the case, so that each error has an input
+// of its own.
+const nativesModule = `package team.natives
+
+l := object.get(input.experiment.metadata, "labels", {})
+
+now := [input.now.ns, input.now.timeZone]
+
+deny contains sprintf("clock %v weekday %s date %v %v", [time.clock(now), time.weekday(now), time.date(input.now.ns), time.date(now)]) if l.case == "time"
+
+deny contains sprintf("duration %v", [time.parse_duration_ns(l.d)]) if l.d
+
+deny contains sprintf("rfc3339 %v", [time.parse_rfc3339_ns(l.t)]) if l.t
+
+deny contains sprintf("get %v %v %v", [
+	object.get(input, ["experiment", "metadata", "name", "x"], "d"),
+	object.get(input, ["placement", "targets", 0, "name"], "none"),
+	object.get(input.experiment.metadata, l.key, "missing"),
+]) if l.key
+
+deny contains sprintf("get %v", [object.get(input.experiment.metadata.name, "x", "d")]) if l.case == "get error"
+
+deny contains sprintf("arith %v %v %v %v %v", [input.now.ns * 1000, input.now.ns + 1, b.percent + 1, b.selected * 2, b.matching - b.selected]) if {
+	some b in input.blastRadius
+	l.case == "arith"
+}
+
+deny contains sprintf("div %v %v", [b.selected / b.matching, b.matching % to_number(l.mod)]) if {
+	some b in input.blastRadius
+	l.mod
+}
+
+deny contains sprintf("cmp %v", [[b.percent > 10, b.percent >= b.selected, b.selected < 1.5, input.now.ns <= 1e30, b.kind != "x", b == b]]) if {
+	some b in input.blastRadius
+	l.case == "cmp"
+}
+
+deny contains sprintf("str %v %v %v %v %v %v", [lower(l.s), substring(l.s, 1, 3), startswith(l.s, "A"), endswith(l.s, "z"), count(l.s), l.s in {"ABz"}]) if l.s
+
+deny contains concat("+", [l.s, input.experiment.metadata.name]) if l.s
+
+deny contains sprintf("union %v", [{l.s} | {input.experiment.metadata.name}]) if l.s
+
+deny contains sprintf("count %v", [count(input.now.ns)]) if l.case == "count error"
+
+deny contains sprintf("lower %v", [lower(input.now.ns)]) if l.case == "lower error"
+
+deny contains sprintf("plus %v", [input.now.timeZone + 1]) if l.case == "plus error"
+
+deny contains sprintf("substring %v", [substring(l.case, -1, 2)]) if startswith(l.case, "substring")
+`
+
+func TestEnginesAgreeOnNativeBuiltins(t *testing.T) {
+	p, err := policy.Compile(t.Context(), policy.Spec{Name: "team", Modules: []policy.Module{{Name: "natives.rego", Source: nativesModule}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireEngine(t, p, "irvm")
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip("no time zone data")
+	}
+	type tc struct {
+		labels  map[string]string
+		now     time.Time
+		zone    string
+		wantErr bool
+	}
+	cases := []tc{
+		{labels: map[string]string{"case": "time"}, now: thursdayNoon.In(berlin)},
+		{labels: map[string]string{"case": "time"}, now: time.Date(1969, 12, 31, 23, 0, 0, 0, time.UTC)},
+		{labels: map[string]string{"case": "time"}, now: thursdayNoon, zone: "Mars/Olympus", wantErr: true},
+		{labels: map[string]string{"case": "time"}, now: thursdayNoon, zone: "Local"},
+		{labels: map[string]string{"d": "-10m"}},
+		{labels: map[string]string{"d": "1h30m0.5s"}},
+		{labels: map[string]string{"d": "2d"}},
+		{labels: map[string]string{"d": "1x"}, wantErr: true},
+		{labels: map[string]string{"t": "2026-11-26T12:00:00+01:00"}},
+		{labels: map[string]string{"t": "2026-11-26"}, wantErr: true},
+		{labels: map[string]string{"key": "name"}},
+		{labels: map[string]string{"key": "nothing"}},
+		{labels: map[string]string{"case": "get error"}, wantErr: true},
+		{labels: map[string]string{"case": "arith"}},
+		{labels: map[string]string{"mod": "3"}},
+		{labels: map[string]string{"mod": "0"}, wantErr: true},
+		{labels: map[string]string{"mod": "1.5"}, wantErr: true},
+		{labels: map[string]string{"case": "cmp"}},
+		{labels: map[string]string{"s": "ABz"}},
+		{labels: map[string]string{"s": "Ärger"}},
+		{labels: map[string]string{"s": ""}},
+		{labels: map[string]string{"case": "count error"}, wantErr: true},
+		{labels: map[string]string{"case": "lower error"}, wantErr: true},
+		{labels: map[string]string{"case": "plus error"}, wantErr: true},
+		{labels: map[string]string{"case": "substring"}, wantErr: true},
+	}
+	for i, c := range cases {
+		in := baseline()
+		in.Experiment.Metadata.Labels = c.labels
+		if !c.now.IsZero() {
+			in.Now = policy.NewNow(c.now)
+		}
+		if c.zone != "" {
+			in.Now.TimeZone = c.zone
+		}
+		what := fmt.Sprintf("case %d %v", i, c.labels)
+		said := requireSameDecision(t, p, in, what)
+		_, err := p.Evaluate(t.Context(), in)
+		if (err != nil) != c.wantErr {
+			t.Errorf("%s: error %v, want an error: %v", what, err, c.wantErr)
+		}
+		if err == nil && !said {
+			t.Errorf("%s: no finding", what)
+		}
+	}
+}

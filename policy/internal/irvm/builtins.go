@@ -13,6 +13,10 @@ type builtin struct {
 	f    topdown.BuiltinFunc
 	// readsTime is set for builtins that read the evaluation's clock.
 	readsTime bool
+	// native, when set, computes the common cases without f (see native);
+	// arity is the number of arguments it takes.
+	native native
+	arity  int
 }
 
 // unsupportedBuiltins need evaluator state a Program does not provide (a
@@ -57,10 +61,12 @@ func resolveBuiltin(name string) (*builtin, error) {
 	if f == nil {
 		return nil, fmt.Errorf("%w: builtin %s has no implementation", ErrUnsupported, name)
 	}
-	return &builtin{name: name, f: f, readsTime: clockBuiltins[name]}, nil
+	return &builtin{name: name, f: f, readsTime: clockBuiltins[name], native: natives[name], arity: nativeArity(name)}, nil
 }
 
-// callBuiltin runs a builtin with the arguments in f.args. Errors are
+// callBuiltin runs a builtin with the arguments in f.args (which release
+// clears, not every call). A native implementation, when the builtin has
+// one, answers the cases it is sure of; OPA's answers the rest. Errors are
 // topdown's own (the function from topdown.GetBuiltin wraps them with the
 // call's location), so a decision fails with the message topdown would
 // give: evaluation is strict, a builtin error is never an undefined value.
@@ -74,11 +80,15 @@ func (f *frame) callBuiltin(in *instr, l []*ast.Term) (r *ast.Term, called bool,
 		if a.local >= 0 {
 			t = l[a.local]
 			if t == nil {
-				clear(args)
 				return nil, false, nil
 			}
 		}
 		args[i] = t
+	}
+	if nf := in.bi.native; nf != nil && len(args) == in.bi.arity {
+		if r = nf(args); r != nil {
+			return r, true, nil
+		}
 	}
 	f.bctx.Location = in.loc
 	if in.bi.readsTime && f.bctx.Time == nil {
@@ -86,7 +96,6 @@ func (f *frame) callBuiltin(in *instr, l []*ast.Term) (r *ast.Term, called bool,
 	}
 	f.result = nil
 	err = in.bi.f(f.bctx, args, f.iter)
-	clear(args)
 	r = f.result
 	f.result = nil
 	if err != nil {

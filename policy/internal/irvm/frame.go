@@ -123,6 +123,7 @@ func (f *frame) release() {
 	}
 	clear(f.results)
 	f.results = f.results[:0]
+	clear(f.args)
 	clear(f.cache)
 	f.bctx.Time, f.bctx.Location, f.bctx.Context = nil, nil, nil
 	f.ctx, f.result, f.ret = nil, nil, nil

@@ -1,6 +1,8 @@
 // Package irvm runs query plans of OPA's intermediate representation (the
 // ir package, the planner's output that OPA compiles to Wasm) directly in
-// Go, over OPA's own values, so that builtins are OPA's.
+// Go, over OPA's own values, so that builtins are OPA's (or, for the
+// commonest ones, native versions that answer exactly as OPA's do and hand
+// OPA's every case they are not sure of; see natives.go).
 //
 // OPA's evaluator (topdown) unifies terms and keeps bindings for every
 // step, which costs far more than the policy itself for short rules; a plan
