@@ -87,7 +87,7 @@ run: build ## Runs the hub against a local control plane (until the demo lands: 
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh | tail -n1)" go run ./hack/devhub
 
 demo: ## The whole loop on this machine: PR, plan, waves, approval, verdicts (root for pods and agents; ~2 min warm).
-	@$(MAKE) --no-print-directory -j2 --output-sync=line demo-prereqs
+	@$(MAKE) --no-print-directory -j2 demo-prereqs
 	@KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh 2>/dev/null | tail -n1)" FAULTLINE_GITEA="$$(hack/gitea.sh 2>/dev/null | tail -n1)" $(BIN)/faultline-demo up
 
 # What the demo needs. Gitea shares nothing with the rest, so it builds beside

@@ -264,24 +264,19 @@ func (e *encoder) active(a *ActiveExperiments, p *projection) ast.Value {
 	return o.object()
 }
 
-// stringMap converts labels. Keys with invalid UTF-8 are left to
-// encoding/json, which may collapse two of them into one.
+// stringMap converts labels.
 func (e *encoder) stringMap(m map[string]string) ast.Value {
-	if m == nil {
-		return ast.Null{}
-	}
-	var o objectBuilder
-	o.init(len(m))
-	for k, v := range m {
-		if !utf8.ValidString(k) {
-			return e.mapViaJSON(m)
-		}
-		o.add(e.term(ast.String(k)), e.str(v))
-	}
-	return o.object()
+	return convertMap(e, m, e.str)
 }
 
 func (e *encoder) countMap(m map[string]int) ast.Value {
+	return convertMap(e, m, func(v int) *ast.Term { return e.term(intValue(int64(v))) })
+}
+
+// convertMap converts a map keyed by strings, its values with value. Keys
+// with invalid UTF-8 are left to encoding/json, which may collapse two of
+// them into one.
+func convertMap[V any](e *encoder, m map[string]V, value func(V) *ast.Term) ast.Value {
 	if m == nil {
 		return ast.Null{}
 	}
@@ -291,7 +286,7 @@ func (e *encoder) countMap(m map[string]int) ast.Value {
 		if !utf8.ValidString(k) {
 			return e.mapViaJSON(m)
 		}
-		o.add(e.term(ast.String(k)), e.term(intValue(int64(v))))
+		o.add(e.term(ast.String(k)), value(v))
 	}
 	return o.object()
 }

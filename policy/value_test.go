@@ -3,6 +3,7 @@ package policy
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -91,20 +92,30 @@ func TestToValueAgreesWithJSON(t *testing.T) {
 		},
 	}
 	for i, in := range inputs {
-		raw, err := json.Marshal(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := jsonToValue(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := in.Value()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.Compare(want) != 0 || got.String() != want.String() {
-			t.Errorf("input %d:\n got %v\nwant %v", i, got, want)
+		if msg := valueDiffersFromJSON(t, in); msg != "" {
+			t.Errorf("input %d:\n%s", i, msg)
 		}
 	}
+}
+
+// valueDiffersFromJSON converts in with Input.Value and compares it with
+// what decoding its JSON gives; it returns how they differ ("" when equal).
+func valueDiffersFromJSON(t *testing.T, in *Input) string {
+	t.Helper()
+	raw, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := jsonToValue(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := in.Value()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Compare(want) != 0 || got.String() != want.String() {
+		return fmt.Sprintf(" got %v\nwant %v", got, want)
+	}
+	return ""
 }
