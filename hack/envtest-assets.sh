@@ -34,7 +34,8 @@ have() { # have BINARY PATTERN VERSION-ARGS...: the cached binary prints the wan
 # build_assets builds kube-apiserver and etcd in one throwaway wrapper module,
 # so that the packages they share (gRPC, protobuf, OpenTelemetry, the etcd
 # client...) compile once. The wrapper also requires the versions our own
-# go.mod selects, and builds the way `make build` does (-trimpath, no cgo):
+# go.mod selects, and builds the way `make build` does (-trimpath, no cgo, no
+# DWARF, which the stripped binaries would drop anyway):
 # the Kubernetes libraries the hub links then compile once for both, in the
 # same build cache. Where our go.mod names an older version than Kubernetes,
 # Kubernetes' wins, as minimal version selection always does.
@@ -83,7 +84,7 @@ GO
     # links run side by side. etcd's main package is named after its
     # directory ("server").
     mkdir out
-    go build -trimpath -ldflags "${ld}" -o out/ k8s.io/kubernetes/cmd/kube-apiserver go.etcd.io/etcd/server/v3
+    go build -trimpath -gcflags=all=-dwarf=false -ldflags "${ld}" -o out/ k8s.io/kubernetes/cmd/kube-apiserver go.etcd.io/etcd/server/v3
     mv -f out/kube-apiserver "${ASSETS}/kube-apiserver"
     mv -f out/server "${ASSETS}/etcd"
   )
