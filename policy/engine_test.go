@@ -121,17 +121,6 @@ func edgeInputs() []*policy.Input {
 	return out
 }
 
-// engineInputs are edgeInputs, the cases of policy_test.go's tables and
-// the benchmark's thousand distinct experiments.
-func engineInputs() []*policy.Input {
-	ins := edgeInputs()
-	ins = append(ins, benchInput())
-	for _, in := range distinctInputs(1000) {
-		ins = append(ins, in)
-	}
-	return ins
-}
-
 // requireSameDecision evaluates in on both engines and fails on any
 // difference, errors included. It returns whether the decision said
 // anything, so that callers can make sure their inputs do.
