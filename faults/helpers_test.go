@@ -28,10 +28,15 @@ func openEngine(t *testing.T) *faults.Engine {
 	t.Helper()
 	capsOnce.Do(func() { caps = faults.Detect() })
 	c := caps
-	e, _, err := faults.Open(t.Context(), faults.Options{
-		JournalPath:  filepath.Join(t.TempDir(), "journal.db"),
-		Capabilities: &c,
-	})
+	return openEngineWith(t, faults.Options{Capabilities: &c})
+}
+
+// openEngineWith opens an engine with opts on a fresh journal, closed
+// (recovering all) when the test ends.
+func openEngineWith(t *testing.T, opts faults.Options) *faults.Engine {
+	t.Helper()
+	opts.JournalPath = filepath.Join(t.TempDir(), "journal.db")
+	e, _, err := faults.Open(t.Context(), opts)
 	if err != nil {
 		t.Fatalf("open engine: %v", err)
 	}

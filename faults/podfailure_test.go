@@ -89,18 +89,7 @@ func openPodEngine(t *testing.T) *faults.Engine {
 	if err := reg.Register("pod/failure", faults.PodFailure()); err != nil {
 		t.Fatal(err)
 	}
-	e, _, err := faults.Open(t.Context(), faults.Options{
-		JournalPath: filepath.Join(t.TempDir(), "journal.db"), Registry: reg, Capabilities: &faults.Capabilities{},
-	})
-	if err != nil {
-		t.Fatalf("open engine: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := e.Close(context.Background()); err != nil {
-			t.Errorf("close engine: %v", err)
-		}
-	})
-	return e
+	return openEngineWith(t, faults.Options{Registry: reg, Capabilities: &faults.Capabilities{}})
 }
 
 func podFailureReq(id string, tg faults.Target, names ...string) *faults.Request {

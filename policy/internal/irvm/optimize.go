@@ -127,24 +127,11 @@ func stableLocals(c *code, params []int32, plan bool) []string {
 		return nil
 	}
 	writes := map[int32][]*instr{}
-	var walk func(b *block)
-	walk = func(b *block) {
-		for i := range b.instrs {
-			in := &b.instrs[i]
-			for _, t := range writtenLocals(in) {
-				writes[t] = append(writes[t], in)
-			}
-			for _, inner := range in.blocks {
-				walk(inner)
-			}
-			if in.body != nil {
-				walk(in.body)
-			}
+	eachInstr(c.blocks, func(in *instr) {
+		for _, t := range writtenLocals(in) {
+			writes[t] = append(writes[t], in)
 		}
-	}
-	for _, b := range c.blocks {
-		walk(b)
-	}
+	})
 	if len(params) > 2 {
 		for _, p := range params[2:] {
 			writes[p] = append(writes[p], nil) // a parameter: anything
@@ -313,34 +300,36 @@ type localStats struct {
 
 func collect(c *code) *localStats {
 	s := &localStats{makes: map[int32]int{}, mutations: map[int32]int{}, others: map[int32]int{}}
-	var walk func(b *block)
-	walk = func(b *block) {
+	eachInstr(c.blocks, func(in *instr) {
+		switch in.op {
+		case opMakeArray, opMakeObject, opMakeSet:
+			s.makes[in.target]++
+		case opArrayAppend, opObjectInsert, opObjectInsertOnce, opSetAdd:
+			s.mutations[in.target]++
+		case opAssignVar, opAssignVarOnce, opResetLocal, opConst, opObjectMerge,
+			opDot, opLen, opCall, opCallBuiltin, opCallDynamic, opWith:
+			s.others[in.target]++
+		case opScan:
+			s.others[in.key]++
+			s.others[in.val]++
+		}
+	})
+	return s
+}
+
+// eachInstr calls fn on every instruction of blocks, each before the
+// blocks nested in it.
+func eachInstr(blocks []*block, fn func(*instr)) {
+	for _, b := range blocks {
 		for i := range b.instrs {
 			in := &b.instrs[i]
-			switch in.op {
-			case opMakeArray, opMakeObject, opMakeSet:
-				s.makes[in.target]++
-			case opArrayAppend, opObjectInsert, opObjectInsertOnce, opSetAdd:
-				s.mutations[in.target]++
-			case opAssignVar, opAssignVarOnce, opResetLocal, opConst, opObjectMerge,
-				opDot, opLen, opCall, opCallBuiltin, opCallDynamic, opWith:
-				s.others[in.target]++
-			case opScan:
-				s.others[in.key]++
-				s.others[in.val]++
-			}
-			for _, inner := range in.blocks {
-				walk(inner)
-			}
+			fn(in)
+			eachInstr(in.blocks, fn)
 			if in.body != nil {
-				walk(in.body)
+				eachInstr([]*block{in.body}, fn)
 			}
 		}
 	}
-	for _, b := range c.blocks {
-		walk(b)
-	}
-	return s
 }
 
 // mutationsOnlyOfMade reports whether every local the code mutates holds
