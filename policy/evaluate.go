@@ -26,11 +26,17 @@ func (in *Input) Value() (ast.Value, error) {
 // Evaluate judges one input. The decision's Allowed is settled as if this
 // were the only policy.
 func (p *Policy) Evaluate(ctx context.Context, in *Input) (Decision, error) {
-	v, err := in.Value()
-	if err != nil {
-		return Decision{}, err
+	var d Decision
+	var err error
+	if p.readsLazily() {
+		d, err = p.evaluateLazy(ctx, newLazyInput(in))
+	} else {
+		var v ast.Value
+		if v, err = in.Value(); err != nil {
+			return Decision{}, err
+		}
+		d, err = p.EvaluateValue(ctx, v)
 	}
-	d, err := p.EvaluateValue(ctx, v)
 	if err != nil {
 		return Decision{}, err
 	}
@@ -48,6 +54,31 @@ func (p *Policy) EvaluateValue(ctx context.Context, input ast.Value) (Decision, 
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluating policy %s: %w", p.name, err)
 	}
+	return p.decision(result), nil
+}
+
+// readsLazily reports whether the policy runs on irvm, which reads a
+// lazyInput: no conversion of the input up front (see irvm.Doc).
+func (p *Policy) readsLazily() bool {
+	return p.broken == nil && p.query != nil && p.query.program != nil
+}
+
+// evaluateLazy judges an input the plan reads on demand. A part of the
+// input that fails to convert fails the decision, as converting it up
+// front would have, when the plan reached it.
+func (p *Policy) evaluateLazy(ctx context.Context, in *lazyInput) (Decision, error) {
+	result, err := p.query.evalProgram(ctx, in.value())
+	if in.err != nil {
+		return Decision{}, fmt.Errorf("converting policy input: %w", in.err)
+	}
+	if err != nil {
+		return Decision{}, fmt.Errorf("evaluating policy %s: %w", p.name, err)
+	}
+	return p.decision(result), nil
+}
+
+// decision reads the query's result object.
+func (p *Policy) decision(result ast.Object) Decision {
 	var d Decision
 	for _, b := range p.bindings {
 		items, _ := get(result, b.variable).(ast.Set)
@@ -67,7 +98,7 @@ func (p *Policy) EvaluateValue(ctx context.Context, input ast.Value) (Decision, 
 		}
 	}
 	sortDecision(&d)
-	return d, nil
+	return d
 }
 
 func (d *Decision) addDenial(p *Policy, b binding, item ast.Value) {

@@ -63,9 +63,21 @@ func (s *Set) Decide(ctx context.Context, in *Input) (Decision, error) {
 // for other inputs of a Batch (nil: none).
 func (s *Set) decide(ctx context.Context, in *Input, shared *sharedParts) (Decision, error) {
 	var d Decision
-	var value ast.Value
+	var value ast.Value // the projected conversion, made once if needed
+	var lazy *lazyInput
 	for i, p := range s.policies {
 		if !p.Applies(in) {
+			continue
+		}
+		if p.readsLazily() && (s.caches == nil || s.caches[i] == nil) {
+			if lazy == nil {
+				lazy = newLazyInput(in)
+			}
+			pd, err := p.evaluateLazy(ctx, lazy)
+			if err != nil {
+				return Decision{}, err
+			}
+			d.merge(pd)
 			continue
 		}
 		if value == nil {

@@ -17,6 +17,9 @@ type builtin struct {
 	// arity is the number of arguments it takes.
 	native native
 	arity  int
+	// readsLazy is set for natives that read Lazy arguments through their
+	// Doc (see lazyNatives); every other call gets them converted.
+	readsLazy bool
 }
 
 // unsupportedBuiltins need evaluator state a Program does not provide (a
@@ -61,7 +64,7 @@ func resolveBuiltin(name string) (*builtin, error) {
 	if f == nil {
 		return nil, fmt.Errorf("%w: builtin %s has no implementation", ErrUnsupported, name)
 	}
-	return &builtin{name: name, f: f, readsTime: clockBuiltins[name], native: natives[name], arity: nativeArity(name)}, nil
+	return &builtin{name: name, f: f, readsTime: clockBuiltins[name], native: natives[name], arity: nativeArity(name), readsLazy: lazyNatives[name]}, nil
 }
 
 // callBuiltin runs a builtin with the arguments in f.args (which release
@@ -85,7 +88,20 @@ func (f *frame) callBuiltin(in *instr, l []*ast.Term) (r *ast.Term, called bool,
 		}
 		args[i] = t
 	}
-	if nf := in.bi.native; nf != nil && len(args) == in.bi.arity {
+	nf := in.bi.native
+	if nf != nil && len(args) == in.bi.arity && in.bi.readsLazy {
+		if r = nf(args); r != nil {
+			return r, true, nil
+		}
+		nf = nil
+	}
+	for i, t := range args {
+		if args[i] = materialize(t); args[i] == nil {
+			// The host failed to convert it, and fails the decision.
+			return nil, false, nil
+		}
+	}
+	if nf != nil && len(args) == in.bi.arity {
 		if r = nf(args); r != nil {
 			return r, true, nil
 		}

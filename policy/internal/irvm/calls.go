@@ -17,7 +17,7 @@ func (f *frame) invoke(fn *function, args []operand, l []*ast.Term) (*ast.Term, 
 	}
 	cl := f.alloc(fn.nlocals)
 	for i, p := range fn.params {
-		v := get(args[i], l)
+		v := raw(args[i], l)
 		if v == nil {
 			f.free(fn.nlocals)
 			return nil, nil

@@ -37,7 +37,17 @@ var (
 	emptySetTerm    = ast.NewTerm(emptySet)
 )
 
+// get reads an operand as a value, a Lazy document converted (see Lazy);
+// raw reads it as it is, for the statements that read a Lazy through its
+// Doc or only pass it on.
 func get(o operand, l []*ast.Term) *ast.Term {
+	if o.local >= 0 {
+		return materialize(l[o.local])
+	}
+	return o.c
+}
+
+func raw(o operand, l []*ast.Term) *ast.Term {
 	if o.local >= 0 {
 		return l[o.local]
 	}
@@ -51,13 +61,13 @@ func (f *frame) run(b *block, l []*ast.Term) (int, error) {
 		switch in.op {
 		case opNop:
 		case opAssignVar:
-			l[in.target] = get(in.a, l)
+			l[in.target] = raw(in.a, l)
 		case opAssignVarOnce:
-			v := get(in.a, l)
+			v := raw(in.a, l)
 			if v == nil {
 				return 0, nil
 			}
-			if cur := l[in.target]; cur != nil && !equal(cur, v) {
+			if cur := l[in.target]; cur != nil && !equal(materialize(cur), materialize(v)) {
 				return 0, conflict(in.loc, fmt.Sprintf("%s: %v, %v", in.msg, cur, v))
 			}
 			l[in.target] = v
@@ -160,13 +170,13 @@ func (f *frame) run(b *block, l []*ast.Term) (int, error) {
 			}
 			s.Add(v)
 		case opDot:
-			v := dot(get(in.a, l), get(in.b, l))
+			v := dot(raw(in.a, l), get(in.b, l))
 			if v == nil {
 				return 0, nil
 			}
 			l[in.target] = v
 		case opLen:
-			n, ok := length(get(in.a, l))
+			n, ok := length(raw(in.a, l))
 			if !ok {
 				return 0, nil
 			}
@@ -177,11 +187,19 @@ func (f *frame) run(b *block, l []*ast.Term) (int, error) {
 				return 0, nil
 			}
 		case opIsArray:
-			if _, ok := value[*ast.Array](get(in.a, l)); !ok {
+			if lz, ok := lazyOf(raw(in.a, l)); ok {
+				if !lz.Doc.IsArray() {
+					return 0, nil
+				}
+			} else if _, ok := value[*ast.Array](get(in.a, l)); !ok {
 				return 0, nil
 			}
 		case opIsObject:
-			if _, ok := value[ast.Object](get(in.a, l)); !ok {
+			if lz, ok := lazyOf(raw(in.a, l)); ok {
+				if lz.Doc.IsArray() {
+					return 0, nil
+				}
+			} else if _, ok := value[ast.Object](get(in.a, l)); !ok {
 				return 0, nil
 			}
 		case opIsSet:
@@ -270,7 +288,7 @@ func (f *frame) run(b *block, l []*ast.Term) (int, error) {
 			f.ret = l[in.a.local]
 			return ctlReturn, nil
 		case opResultSetAdd:
-			v := l[in.a.local]
+			v := materialize(l[in.a.local])
 			if v == nil {
 				return 0, nil
 			}
@@ -286,6 +304,24 @@ func (f *frame) scanStmt(in *instr, l []*ast.Term) (int, error) {
 	src := l[in.a.local]
 	if src == nil {
 		return ctlEnd, nil
+	}
+	if lz, ok := lazyOf(src); ok {
+		if !lz.Doc.IsArray() {
+			// Objects are scanned converted: the body reads every key.
+			src = lz.Term()
+		} else {
+			for i := range lz.Doc.Len() {
+				k := ast.InternedTerm(i)
+				l[in.key], l[in.val] = k, lz.Doc.Get(k)
+				if ctl, err := f.iteration(in, l); ctl != ctlNext || err != nil {
+					return ctl, err
+				}
+			}
+			return ctlEnd, nil
+		}
+		if src == nil {
+			return ctlEnd, nil
+		}
 	}
 	switch v := src.Value.(type) {
 	case *ast.Array:
@@ -362,7 +398,7 @@ func (f *frame) with(in *instr, l []*ast.Term) (int, error) {
 	if len(in.path) == 0 {
 		l[in.target] = v
 	} else {
-		l[in.target] = upsert(saved, in.path, v)
+		l[in.target] = upsert(materialize(saved), in.path, v)
 	}
 	f.pushMemo()
 	ctl, err := f.run(in.body, l)

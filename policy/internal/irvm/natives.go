@@ -61,28 +61,48 @@ func nativeArity(name string) int {
 	return -1
 }
 
-// object.get: builtinObjectGet.
+// lazyNatives read Lazy arguments (see Lazy) themselves: they only look
+// keys up or count.
+var lazyNatives = map[string]bool{
+	ast.ObjectGet.Name: true,
+	ast.Count.Name:     true,
+}
+
+// object.get: builtinObjectGet. The object may be Lazy; the path and the
+// default arrive as they are, and a Lazy default is a value like any other.
 func nativeObjectGet(a []*ast.Term) *ast.Term {
-	obj, ok := a[0].Value.(ast.Object)
-	if !ok {
+	curr, path, def := a[0], a[1], a[2]
+	switch v := curr.Value.(type) {
+	case ast.Object:
+	case *Lazy:
+		if v.Doc.IsArray() {
+			return nil
+		}
+	default:
 		return nil
 	}
-	curr, path, def := a[0], a[1], a[2]
+	path = materialize(path)
+	if path == nil {
+		return nil
+	}
 	arr, ok := path.Value.(*ast.Array)
 	if !ok {
-		return cmp.Or(obj.Get(path), def)
+		return cmp.Or(dot(curr, path), def)
 	}
 	for i := range arr.Len() {
-		if curr = curr.Get(arr.Elem(i)); curr == nil {
+		if curr = dot(curr, arr.Elem(i)); curr == nil {
 			break
 		}
 	}
 	return cmp.Or(curr, def)
 }
 
-// count: builtinCount ([]rune(s) counts as RuneCountInString does).
+// count: builtinCount ([]rune(s) counts as RuneCountInString does). The
+// collection may be Lazy.
 func nativeCount(a []*ast.Term) *ast.Term {
 	switch v := a[0].Value.(type) {
+	case *Lazy:
+		return ast.InternedTerm(v.Doc.Len())
 	case *ast.Array:
 		return ast.InternedTerm(v.Len())
 	case ast.Object:

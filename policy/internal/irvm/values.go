@@ -32,6 +32,8 @@ func dot(src, key *ast.Term) *ast.Term {
 		return nil
 	}
 	switch v := src.Value.(type) {
+	case *Lazy:
+		return v.Doc.Get(key)
 	case ast.Object:
 		return v.Get(key)
 	case *ast.Array:
@@ -51,6 +53,8 @@ func length(t *ast.Term) (int, bool) {
 		return 0, false
 	}
 	switch v := t.Value.(type) {
+	case *Lazy:
+		return v.Doc.Len(), true
 	case *ast.Array:
 		return v.Len(), true
 	case ast.Object:

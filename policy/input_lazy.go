@@ -1,0 +1,298 @@
+package policy
+
+import (
+	"reflect"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/faultline-dev/faultline/policy/internal/irvm"
+)
+
+// lazyInput is an input that a plan on irvm reads on demand (see
+// irvm.Doc): its objects and arrays are documents over the Go values,
+// which convert a value only when the plan reaches it, and convert a
+// document whole only when the plan uses it as a value. What they give is
+// what the reflective encoder gives for the same Go value, which equals
+// encoding/json's (encode.go); the engine tests compare decisions made
+// this way with topdown's on the JSON route.
+//
+// A lazyInput serves one decision, on one goroutine.
+type lazyInput struct {
+	enc encoder
+	// err is the first conversion that failed; the decision fails with it.
+	err  error
+	root *lazyDoc
+	// docs is the chunk the next documents are taken from: a plan reaches
+	// a dozen or two of them.
+	docs []lazyDoc
+}
+
+const (
+	docChunkSize = 8
+	// lazyTermChunkSize is smaller than the encoder's own: a plan reaches
+	// a few dozen scalars of an input.
+	lazyTermChunkSize = 24
+)
+
+func newLazyInput(in *Input) *lazyInput {
+	li := &lazyInput{enc: encoder{termChunk: make([]ast.Term, lazyTermChunkSize)}}
+	// Addressable, as in json.Marshal(&input): pointer-receiver marshalers
+	// apply.
+	li.root = li.structDoc(reflect.ValueOf(in).Elem(), structInfoOf(reflect.TypeFor[Input]()))
+	return li
+}
+
+// value is the input as irvm takes it.
+func (li *lazyInput) value() ast.Value { return &li.root.lazy }
+
+type docKind uint8
+
+const (
+	docStruct docKind = iota
+	docSlice
+	docMap
+)
+
+// lazyDoc is one object or array of a lazyInput: a plain struct, a slice
+// or a map with string keys.
+type lazyDoc struct {
+	lazy irvm.Lazy
+	term ast.Term
+	li   *lazyInput
+	v    reflect.Value
+	kind docKind
+	// labels is set when v is a map[string]string: no reflection per
+	// lookup.
+	labels bool
+	info   *structInfo
+	// kids are the values handed out, by field or element index, so that a
+	// plan reading input.now twice converts it once.
+	kids []*ast.Term
+}
+
+func (li *lazyInput) doc(v reflect.Value, kind docKind) *lazyDoc {
+	if len(li.docs) == 0 {
+		li.docs = make([]lazyDoc, docChunkSize)
+	}
+	d := &li.docs[0]
+	li.docs = li.docs[1:]
+	*d = lazyDoc{li: li, v: v, kind: kind}
+	d.lazy.Doc = d
+	d.term.Value = &d.lazy
+	return d
+}
+
+func (li *lazyInput) structDoc(v reflect.Value, info *structInfo) *lazyDoc {
+	d := li.doc(v, docStruct)
+	d.info = info
+	return d
+}
+
+// child is v's term: a document for a plain struct, a slice or a map
+// with string keys, else v converted now. It follows the reflective
+// encoder's recursion, so that the values are the same.
+func (li *lazyInput) child(v reflect.Value) *ast.Term {
+	lt := lazyTypeOf(v.Type())
+	switch lt.shape {
+	case shapeIndirect:
+		if v.IsNil() {
+			return ast.InternedNullTerm
+		}
+		return li.child(v.Elem())
+	case shapeStruct:
+		return &li.structDoc(v, lt.info).term
+	case shapeSlice:
+		if v.IsNil() {
+			return ast.InternedNullTerm
+		}
+		return &li.doc(v, docSlice).term
+	case shapeMap:
+		if v.IsNil() {
+			return ast.InternedNullTerm
+		}
+		if d, ok := li.mapDoc(v); ok {
+			return &d.term
+		}
+	}
+	x, err := lt.enc(&li.enc, v)
+	if err != nil {
+		li.fail(err)
+		return nil
+	}
+	return li.enc.term(x)
+}
+
+// lazyType is how child treats values of one type, found once per type.
+type lazyType struct {
+	shape shape
+	info  *structInfo // shapeStruct
+	enc   encoderFunc // everything else
+}
+
+type shape uint8
+
+const (
+	// shapeValue is converted at once.
+	shapeValue shape = iota
+	// shapeIndirect is a pointer or interface without marshalers: its
+	// element's shape counts.
+	shapeIndirect
+	shapeStruct
+	shapeSlice
+	shapeMap
+)
+
+var lazyTypes sync.Map // reflect.Type -> *lazyType
+
+func lazyTypeOf(t reflect.Type) *lazyType {
+	if lt, ok := lazyTypes.Load(t); ok {
+		return lt.(*lazyType)
+	}
+	lt := &lazyType{shape: shapeValue, enc: typeEncoder(t)}
+	if !hasMarshaler(t) {
+		switch t.Kind() {
+		case reflect.Pointer, reflect.Interface:
+			lt.shape = shapeIndirect
+		case reflect.Struct:
+			if info := structInfoOf(t); info.projectable {
+				lt.shape, lt.info = shapeStruct, info
+			}
+		case reflect.Slice:
+			if t.Elem().Kind() != reflect.Uint8 {
+				lt.shape = shapeSlice
+			}
+		case reflect.Map:
+			if t.Key().Kind() == reflect.String && !t.Key().Implements(textMarshalerType) {
+				lt.shape = shapeMap
+			}
+		}
+	}
+	x, _ := lazyTypes.LoadOrStore(t, lt)
+	return x.(*lazyType)
+}
+
+// mapDoc is a document over a map, unless a key is not valid UTF-8:
+// encoding/json may merge such keys, so the map is converted whole.
+func (li *lazyInput) mapDoc(v reflect.Value) (*lazyDoc, bool) {
+	if v.Type() == stringMapType {
+		m := v.Interface().(map[string]string)
+		for k := range m {
+			if !utf8.ValidString(k) {
+				return nil, false
+			}
+		}
+		d := li.doc(v, docMap)
+		d.labels = true
+		return d, true
+	}
+	for it := v.MapRange(); it.Next(); {
+		if !utf8.ValidString(it.Key().String()) {
+			return nil, false
+		}
+	}
+	return li.doc(v, docMap), true
+}
+
+func (li *lazyInput) fail(err error) {
+	if li.err == nil {
+		li.err = err
+	}
+}
+
+// Get implements irvm.Doc.
+func (d *lazyDoc) Get(key *ast.Term) *ast.Term {
+	switch d.kind {
+	case docStruct:
+		s, ok := key.Value.(ast.String)
+		if !ok {
+			return nil
+		}
+		i, ok := d.info.byName[string(s)]
+		if !ok {
+			return nil
+		}
+		return d.field(i)
+	case docSlice:
+		n, ok := key.Value.(ast.Number)
+		if !ok {
+			return nil
+		}
+		i, ok := n.Int()
+		if !ok || i < 0 || i >= d.v.Len() {
+			return nil
+		}
+		k := d.kid(i, d.v.Len())
+		if *k == nil {
+			*k = d.li.child(d.v.Index(i))
+		}
+		return *k
+	default:
+		s, ok := key.Value.(ast.String)
+		if !ok {
+			return nil
+		}
+		if d.labels {
+			if x, ok := d.v.Interface().(map[string]string)[string(s)]; ok {
+				return d.li.enc.str(x)
+			}
+			return nil
+		}
+		x := d.v.MapIndex(reflect.ValueOf(string(s)).Convert(d.v.Type().Key()))
+		if !x.IsValid() {
+			return nil
+		}
+		return d.li.child(x)
+	}
+}
+
+// field is the struct field's term, nil when encoding/json omits it.
+func (d *lazyDoc) field(i int) *ast.Term {
+	f := &d.info.fields[i]
+	fv := d.v.Field(f.index)
+	if f.omitted(fv) {
+		return nil
+	}
+	k := d.kid(i, len(d.info.fields))
+	if *k == nil {
+		*k = d.li.child(fv)
+	}
+	return *k
+}
+
+// kid returns the slot of kid i of n.
+func (d *lazyDoc) kid(i, n int) **ast.Term {
+	if d.kids == nil {
+		d.kids = d.li.enc.terms(n)
+	}
+	return &d.kids[i]
+}
+
+// Len implements irvm.Doc.
+func (d *lazyDoc) Len() int {
+	if d.kind != docStruct {
+		return d.v.Len()
+	}
+	n := 0
+	for i := range d.info.fields {
+		f := &d.info.fields[i]
+		if !f.omitted(d.v.Field(f.index)) {
+			n++
+		}
+	}
+	return n
+}
+
+// IsArray implements irvm.Doc.
+func (d *lazyDoc) IsArray() bool { return d.kind == docSlice }
+
+// Value implements irvm.Doc.
+func (d *lazyDoc) Value() ast.Value {
+	x, err := typeEncoder(d.v.Type())(&d.li.enc, d.v)
+	if err != nil {
+		d.li.fail(err)
+		return nil
+	}
+	return x
+}
