@@ -193,6 +193,56 @@ func TestEnginesAgreeOnLibrary(t *testing.T) {
 // planner emits for Rego v1's constructs, and builtins beyond the
 // library's.
 var customModules = map[string]string{
+	// Parts of the input used as whole values (irvm converts them then),
+	// beside parts read through their keys.
+	"documents.rego": `package team.documents
+
+deny contains sprintf("selector %v on %d targets", [input.experiment.spec.selector, count(input.placement.targets)]) if {
+	is_object(input.experiment.spec)
+	not is_array(input.experiment.spec)
+	is_array(input.placement.targets)
+}
+
+deny contains sprintf("target %d is %s", [i, json.marshal(t)]) if {
+	some i, t in input.placement.targets
+}
+
+deny contains sprintf("metadata keys %v", [object.keys(input.experiment.metadata)]) if {
+	input.now == input.now
+	input.experiment.metadata != {}
+}
+
+deny contains {"rule": "count", "message": sprintf("%d keys in now, %d in spec", [count(input.now), count(object.get(input, ["experiment", "spec"], {}))])} if true
+
+deny contains sprintf("label %s", [k]) if {
+	some k, v in input.experiment.metadata.labels
+	v == "high"
+}
+
+deny contains sprintf("the first of %d blast radii is %v", [count(radii), radii[0]]) if {
+	radii := object.get(input, "blastRadius", [])
+	count(radii) > 0
+}
+
+renamed := input.experiment.metadata.name
+
+deny contains sprintf("renamed %s, %v", [n, m]) if {
+	n := renamed with input.experiment.metadata.name as "other"
+	m := renamed with input as {"experiment": {"metadata": {"name": "mine"}}}
+}
+
+deny contains "labels are exactly risk=medium" if input.experiment.metadata.labels == {"risk": "medium"}
+
+deny contains sprintf("first target %v", [t]) if {
+	t := {"kind": input.placement.targets[0].kind, "name": input.placement.targets[0].name, "labels": input.placement.targets[0].labels}
+	t == input.placement.targets[0]
+}
+
+deny contains sprintf("same targets %v", [x]) if {
+	x := {t | some t in input.placement.targets}
+	x == {t | some t in object.get(input, ["placement", "targets"], [])}
+}
+`,
 	"iteration.rego": `package team.iteration
 
 labels := object.get(input.experiment.metadata, "labels", {})

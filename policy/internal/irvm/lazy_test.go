@@ -1,0 +1,143 @@
+package irvm
+
+import (
+	"context"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/ir"
+)
+
+// termDoc is a Doc over a value already converted, counting whole
+// conversions, so that tests see which statements read a document through
+// its keys and which convert it.
+type termDoc struct {
+	v         ast.Value
+	converted *int
+}
+
+func lazyTerm(v ast.Value, converted *int) *ast.Term {
+	return ast.NewTerm(&Lazy{Doc: &termDoc{v: v, converted: converted}})
+}
+
+func (d *termDoc) Get(key *ast.Term) *ast.Term {
+	var t *ast.Term
+	switch v := d.v.(type) {
+	case ast.Object:
+		t = v.Get(key)
+	case *ast.Array:
+		t = v.Get(key)
+	}
+	if t == nil {
+		return nil
+	}
+	switch t.Value.(type) {
+	case ast.Object, *ast.Array:
+		return lazyTerm(t.Value, d.converted)
+	}
+	return t
+}
+
+func (d *termDoc) Len() int {
+	if a, ok := d.v.(*ast.Array); ok {
+		return a.Len()
+	}
+	return d.v.(ast.Object).Len()
+}
+
+func (d *termDoc) IsArray() bool { _, ok := d.v.(*ast.Array); return ok }
+
+func (d *termDoc) Value() ast.Value { *d.converted++; return d.v }
+
+// runLazy is plan.run with the input as a document.
+func (p *plan) runLazy(t *testing.T, input string, converted *int, blocks ...*ir.Block) ([]*ast.Term, error) {
+	t.Helper()
+	p.pol.Plans.Plans = []*ir.Plan{{Name: "eval", Blocks: blocks}}
+	prog, err := Load(p.pol, "eval")
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	return prog.Eval(context.Background(), lazyTerm(ast.MustParseTerm(input).Value, converted), ast.ObjectTerm(), nil)
+}
+
+const lazyInput = `{"exp": {"spec": {"probes": [{"mode": "during"}, {"mode": "after"}], "n": 3}, "labels": {"env": "prod"}}}`
+
+// Reading through keys, counting, testing types, iterating an array and
+// object.get never convert the input; the scalars they reach are the
+// values themselves.
+func TestLazyInputIsReadThroughKeys(t *testing.T) {
+	p := newPlan()
+	p.builtin("object.get")
+	p.builtin("count")
+	converted := 0
+	rs, err := p.runLazy(t, lazyInput, &converted, blk(
+		&ir.DotStmt{Source: loc(0), Key: p.str("exp"), Target: 2},
+		&ir.DotStmt{Source: loc(2), Key: p.str("spec"), Target: 3},
+		&ir.IsObjectStmt{Source: loc(3)},
+		&ir.DotStmt{Source: loc(3), Key: p.str("probes"), Target: 4},
+		&ir.IsArrayStmt{Source: loc(4)},
+		&ir.LenStmt{Source: loc(4), Target: 5},
+		&ir.CallStmt{Func: "count", Args: []ir.Operand{loc(3)}, Result: 6},
+		&ir.MakeArrayStmt{Target: 7},
+		&ir.ScanStmt{Source: 4, Key: 10, Value: 11, Block: blk(
+			&ir.DotStmt{Source: loc(11), Key: p.str("mode"), Target: 12},
+			&ir.ArrayAppendStmt{Value: loc(12), Array: 7},
+		)},
+		&ir.MakeArrayStmt{Target: 8},
+		&ir.ArrayAppendStmt{Value: loc(5), Array: 8},
+		&ir.ArrayAppendStmt{Value: loc(6), Array: 8},
+		&ir.ArrayAppendStmt{Value: loc(7), Array: 8},
+		&ir.ResultSetAddStmt{Value: 8},
+	))
+	requireResults(t, rs, err, `[2, 2, ["during", "after"]]`)
+	if converted != 0 {
+		t.Fatalf("the input was converted %d times, want none", converted)
+	}
+}
+
+// Everywhere else a document goes it arrives converted: into results,
+// composites, comparisons and builtins, and a scanned object is scanned
+// converted.
+func TestLazyInputIsConvertedWhereUsedAsValue(t *testing.T) {
+	p := newPlan()
+	p.builtin("json.marshal")
+	converted := 0
+	rs, err := p.runLazy(t, lazyInput, &converted, blk(
+		&ir.DotStmt{Source: loc(0), Key: p.str("exp"), Target: 2},
+		&ir.DotStmt{Source: loc(2), Key: p.str("labels"), Target: 3},
+		// A plain copy passes it on as it is.
+		&ir.AssignVarStmt{Source: loc(3), Target: 4},
+		&ir.ResultSetAddStmt{Value: 4},
+		&ir.MakeArrayStmt{Target: 5},
+		&ir.ArrayAppendStmt{Value: loc(4), Array: 5},
+		&ir.ResultSetAddStmt{Value: 5},
+		&ir.CallStmt{Func: "json.marshal", Args: []ir.Operand{loc(3)}, Result: 6},
+		&ir.ResultSetAddStmt{Value: 6},
+		&ir.MakeArrayStmt{Target: 7},
+		&ir.ScanStmt{Source: 3, Key: 10, Value: 11, Block: blk(&ir.ArrayAppendStmt{Value: loc(10), Array: 7})},
+		&ir.ResultSetAddStmt{Value: 7},
+	), blk(
+		// Compared with an equal object: the block holds.
+		&ir.DotStmt{Source: loc(0), Key: p.str("exp"), Target: 2},
+		&ir.DotStmt{Source: loc(2), Key: p.str("labels"), Target: 3},
+		&ir.MakeObjectStmt{Target: 20},
+		&ir.ObjectInsertStmt{Key: p.str("env"), Value: p.str("prod"), Object: 20},
+		&ir.EqualStmt{A: loc(3), B: loc(20)},
+		&ir.ResultSetAddStmt{Value: 0},
+	))
+	requireResults(t, rs, err,
+		`{"env": "prod"}`,
+		`[{"env": "prod"}]`,
+		`"{\"env\":\"prod\"}"`,
+		`["env"]`,
+		lazyInput,
+	)
+	for i, r := range rs {
+		if _, ok := lazyOf(r); ok {
+			t.Fatalf("result %d is a document, not a value", i)
+		}
+	}
+	if converted == 0 {
+		t.Fatal("nothing was converted")
+	}
+}
