@@ -78,10 +78,13 @@ func (p *Policy) evaluateLazy(ctx context.Context, in *lazyInput) (Decision, err
 }
 
 // decision reads the query's result object.
-func (p *Policy) decision(result ast.Object) Decision {
+func (p *Policy) decision(result *ast.Array) Decision {
 	var d Decision
 	for _, b := range p.bindings {
-		items, _ := get(result, b.variable).(ast.Set)
+		var items ast.Set
+		if b.index < result.Len() {
+			items, _ = result.Elem(b.index).Value.(ast.Set)
+		}
 		if items == nil {
 			continue
 		}
@@ -173,10 +176,6 @@ func get(obj ast.Object, key string) ast.Value {
 var keyTerms = func() map[string]*ast.Term {
 	m := map[string]*ast.Term{}
 	for _, k := range []string{"rule", "field", "message", "group", "count", "reason", string(resultVar)} {
-		m[k] = ast.StringTerm(k)
-	}
-	for i := range 64 {
-		k := fmt.Sprintf("x%d", i) // binding variables, see decisionRules
 		m[k] = ast.StringTerm(k)
 	}
 	return m

@@ -209,7 +209,7 @@ func (d *lazyDoc) Get(key *ast.Term) *ast.Term {
 		if !ok {
 			return nil
 		}
-		i, ok := d.info.byName[string(s)]
+		i, ok := d.info.field(string(s))
 		if !ok {
 			return nil
 		}
@@ -249,17 +249,24 @@ func (d *lazyDoc) Get(key *ast.Term) *ast.Term {
 
 // field is the struct field's term, nil when encoding/json omits it.
 func (d *lazyDoc) field(i int) *ast.Term {
-	f := &d.info.fields[i]
-	fv := d.v.Field(f.index)
-	if f.omitted(fv) {
-		return nil
-	}
 	k := d.kid(i, len(d.info.fields))
 	if *k == nil {
-		*k = d.li.child(fv)
+		f := &d.info.fields[i]
+		fv := d.v.Field(f.index)
+		if f.omitted(fv) {
+			*k = omitted
+		} else {
+			*k = d.li.child(fv)
+		}
+	}
+	if *k == omitted {
+		return nil
 	}
 	return *k
 }
+
+// omitted marks a field encoding/json leaves out in lazyDoc.kids.
+var omitted = &ast.Term{Value: ast.Null{}}
 
 // kid returns the slot of kid i of n.
 func (d *lazyDoc) kid(i, n int) **ast.Term {

@@ -189,7 +189,7 @@ func (p *prepared) smokeCheck(ctx context.Context) error {
 }
 
 // eval runs the prepared query on one input and returns the decision object.
-func (p *prepared) eval(ctx context.Context, input ast.Value) (ast.Object, error) {
+func (p *prepared) eval(ctx context.Context, input ast.Value) (*ast.Array, error) {
 	if p.program != nil {
 		return p.evalProgram(ctx, input)
 	}
@@ -197,32 +197,32 @@ func (p *prepared) eval(ctx context.Context, input ast.Value) (ast.Object, error
 }
 
 // evalProgram runs the query's plan on irvm.
-func (p *prepared) evalProgram(ctx context.Context, input ast.Value) (ast.Object, error) {
+func (p *prepared) evalProgram(ctx context.Context, input ast.Value) (*ast.Array, error) {
 	var buf [1]*ast.Term
 	rs, err := p.program.Eval(ctx, ast.NewTerm(input), p.data, buf[:0])
 	if err != nil {
 		return nil, err
 	}
-	var result ast.Object
+	var result *ast.Array
 	if len(rs) == 1 {
 		if obj, ok := rs[0].Value.(ast.Object); ok {
-			result, _ = get(obj, string(resultVar)).(ast.Object)
+			result, _ = get(obj, string(resultVar)).(*ast.Array)
 		}
 	}
 	if len(rs) != 1 || result == nil {
-		return nil, fmt.Errorf("%d results, want one object", len(rs))
+		return nil, fmt.Errorf("%d results, want one array", len(rs))
 	}
 	return result, nil
 }
 
 // evalTopdown runs the query on OPA's evaluator.
-func (p *prepared) evalTopdown(ctx context.Context, input ast.Value) (ast.Object, error) {
+func (p *prepared) evalTopdown(ctx context.Context, input ast.Value) (*ast.Array, error) {
 	txn, err := p.store.NewTransaction(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer p.store.Abort(ctx, txn)
-	var result ast.Object
+	var result *ast.Array
 	n := 0
 	err = topdown.NewQuery(p.query).
 		WithCompiler(p.compiler).
@@ -233,7 +233,7 @@ func (p *prepared) evalTopdown(ctx context.Context, input ast.Value) (ast.Object
 		Iter(ctx, func(qr topdown.QueryResult) error {
 			n++
 			if t := qr[resultVar]; t != nil {
-				result, _ = t.Value.(ast.Object)
+				result, _ = t.Value.(*ast.Array)
 			}
 			return nil
 		})
@@ -243,7 +243,7 @@ func (p *prepared) evalTopdown(ctx context.Context, input ast.Value) (ast.Object
 	if n != 1 || result == nil {
 		// Every bound rule is a multi-value rule, defined (perhaps empty)
 		// whenever its package compiles; anything else is a bug to surface.
-		return nil, fmt.Errorf("%d results, want one object", n)
+		return nil, fmt.Errorf("%d results, want one array", n)
 	}
 	return result, nil
 }
