@@ -3,6 +3,7 @@ package policy
 import (
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -40,7 +41,7 @@ func newLazyInput(in *Input) *lazyInput {
 	li := &lazyInput{enc: encoder{termChunk: make([]ast.Term, lazyTermChunkSize)}}
 	// Addressable, as in json.Marshal(&input): pointer-receiver marshalers
 	// apply.
-	li.root = li.structDoc(reflect.ValueOf(in).Elem(), structInfoOf(reflect.TypeFor[Input]()))
+	li.root = li.structDoc(reflect.ValueOf(in).Elem(), lazyTypeOf(reflect.TypeFor[Input]()))
 	return li
 }
 
@@ -62,14 +63,15 @@ type lazyDoc struct {
 	term ast.Term
 	li   *lazyInput
 	v    reflect.Value
+	// lt is v's type's: its fields' (docStruct) or elements' (docSlice).
+	lt *lazyType
+	// kids are the values handed out, by field or element index, so that a
+	// plan reading input.now twice converts it once.
+	kids []*ast.Term
 	kind docKind
 	// labels is set when v is a map[string]string: no reflection per
 	// lookup.
 	labels bool
-	info   *structInfo
-	// kids are the values handed out, by field or element index, so that a
-	// plan reading input.now twice converts it once.
-	kids []*ast.Term
 }
 
 func (li *lazyInput) doc(v reflect.Value, kind docKind) *lazyDoc {
@@ -84,30 +86,35 @@ func (li *lazyInput) doc(v reflect.Value, kind docKind) *lazyDoc {
 	return d
 }
 
-func (li *lazyInput) structDoc(v reflect.Value, info *structInfo) *lazyDoc {
+func (li *lazyInput) structDoc(v reflect.Value, lt *lazyType) *lazyDoc {
 	d := li.doc(v, docStruct)
-	d.info = info
+	d.lt = lt
 	return d
 }
 
 // child is v's term: a document for a plain struct, a slice or a map
 // with string keys, else v converted now. It follows the reflective
 // encoder's recursion, so that the values are the same.
-func (li *lazyInput) child(v reflect.Value) *ast.Term {
-	lt := lazyTypeOf(v.Type())
+func (li *lazyInput) child(v reflect.Value, lt *lazyType) *ast.Term {
 	switch lt.shape {
 	case shapeIndirect:
 		if v.IsNil() {
 			return ast.InternedNullTerm
 		}
-		return li.child(v.Elem())
+		e := v.Elem()
+		if v.Kind() == reflect.Pointer {
+			return li.child(e, lt.elemType(e.Type()))
+		}
+		return li.child(e, lazyTypeOf(e.Type()))
 	case shapeStruct:
-		return &li.structDoc(v, lt.info).term
+		return &li.structDoc(v, lt).term
 	case shapeSlice:
 		if v.IsNil() {
 			return ast.InternedNullTerm
 		}
-		return &li.doc(v, docSlice).term
+		d := li.doc(v, docSlice)
+		d.lt = lt
+		return &d.term
 	case shapeMap:
 		if v.IsNil() {
 			return ast.InternedNullTerm
@@ -129,6 +136,18 @@ type lazyType struct {
 	shape shape
 	info  *structInfo // shapeStruct
 	enc   encoderFunc // everything else
+	// elem is the element type's, once read, of pointers and slices.
+	elem atomic.Pointer[lazyType]
+}
+
+// elemType returns lt's element lazyType, t.
+func (lt *lazyType) elemType(t reflect.Type) *lazyType {
+	if e := lt.elem.Load(); e != nil {
+		return e
+	}
+	e := lazyTypeOf(t)
+	lt.elem.Store(e)
+	return e
 }
 
 type shape uint8
@@ -209,7 +228,7 @@ func (d *lazyDoc) Get(key *ast.Term) *ast.Term {
 		if !ok {
 			return nil
 		}
-		i, ok := d.info.field(string(s))
+		i, ok := d.lt.info.field(string(s))
 		if !ok {
 			return nil
 		}
@@ -225,7 +244,8 @@ func (d *lazyDoc) Get(key *ast.Term) *ast.Term {
 		}
 		k := d.kid(i, d.v.Len())
 		if *k == nil {
-			*k = d.li.child(d.v.Index(i))
+			e := d.v.Index(i)
+			*k = d.li.child(e, d.lt.elemType(e.Type()))
 		}
 		return *k
 	default:
@@ -243,20 +263,25 @@ func (d *lazyDoc) Get(key *ast.Term) *ast.Term {
 		if !x.IsValid() {
 			return nil
 		}
-		return d.li.child(x)
+		return d.li.child(x, lazyTypeOf(x.Type()))
 	}
 }
 
 // field is the struct field's term, nil when encoding/json omits it.
 func (d *lazyDoc) field(i int) *ast.Term {
-	k := d.kid(i, len(d.info.fields))
+	k := d.kid(i, len(d.lt.info.fields))
 	if *k == nil {
-		f := &d.info.fields[i]
+		f := &d.lt.info.fields[i]
 		fv := d.v.Field(f.index)
 		if f.omitted(fv) {
 			*k = omitted
 		} else {
-			*k = d.li.child(fv)
+			lt := d.lt.info.lazy[i].Load()
+			if lt == nil {
+				lt = lazyTypeOf(fv.Type())
+				d.lt.info.lazy[i].Store(lt)
+			}
+			*k = d.li.child(fv, lt)
 		}
 	}
 	if *k == omitted {
@@ -282,8 +307,8 @@ func (d *lazyDoc) Len() int {
 		return d.v.Len()
 	}
 	n := 0
-	for i := range d.info.fields {
-		f := &d.info.fields[i]
+	for i := range d.lt.info.fields {
+		f := &d.lt.info.fields[i]
 		if !f.omitted(d.v.Field(f.index)) {
 			n++
 		}

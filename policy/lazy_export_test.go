@@ -53,7 +53,7 @@ func sameDoc(got, want *ast.Term, path string) error {
 		probes := []*ast.Term{ast.StringTerm("no-such-key"), ast.InternedTerm(0)}
 		if d, ok := lz.Doc.(*lazyDoc); ok && d.kind == docStruct {
 			// Every field's name: those encoding/json omits are absent.
-			for _, f := range d.info.fields {
+			for _, f := range d.lt.info.fields {
 				probes = append(probes, f.name)
 			}
 		}

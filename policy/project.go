@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -158,6 +159,8 @@ type structInfo struct {
 	// on structs of a few dozen fields.
 	names       []string
 	projectable bool
+	// lazy holds each field's lazyType once a lazyDoc has read it.
+	lazy []atomic.Pointer[lazyType]
 }
 
 // field returns the index of the field named name.
@@ -178,7 +181,7 @@ func structInfoOf(t reflect.Type) *structInfo {
 	}
 	fields, ok := structFields(t)
 	info := &structInfo{fields: fields, byName: make(map[string]int, len(fields)),
-		projectable: ok && t != durationType && !hasMarshaler(t)}
+		projectable: ok && t != durationType && !hasMarshaler(t), lazy: make([]atomic.Pointer[lazyType], len(fields))}
 	for i, f := range fields {
 		name := string(f.name.Value.(ast.String))
 		if _, dup := info.byName[name]; dup {
