@@ -60,15 +60,16 @@ func (p *plan) runLazy(t *testing.T, input string, converted *int, blocks ...*ir
 	return prog.Eval(context.Background(), lazyTerm(ast.MustParseTerm(input).Value, converted), ast.ObjectTerm(), nil)
 }
 
-const lazyInput = `{"exp": {"spec": {"probes": [{"mode": "during"}, {"mode": "after"}], "n": 3}, "labels": {"env": "prod"}}}`
+const lazyInput = `{"exp": {"spec": {"probes": [{"mode": "during"}, {"mode": "after"}], "n": 3, "tags": ["a", "b"]}, "labels": {"env": "prod"}}}`
 
-// Reading through keys, counting, testing types, iterating an array and
-// object.get never convert the input; the scalars they reach are the
+// Reading through keys, counting, testing types, iterating an array,
+// membership in an array and object.get never convert the input; the scalars they reach are the
 // values themselves.
 func TestLazyInputIsReadThroughKeys(t *testing.T) {
 	p := newPlan()
 	p.builtin("object.get")
 	p.builtin("count")
+	p.builtin("internal.member_2")
 	converted := 0
 	rs, err := p.runLazy(t, lazyInput, &converted, blk(
 		&ir.DotStmt{Source: loc(0), Key: p.str("exp"), Target: 2},
@@ -83,13 +84,24 @@ func TestLazyInputIsReadThroughKeys(t *testing.T) {
 			&ir.DotStmt{Source: loc(11), Key: p.str("mode"), Target: 12},
 			&ir.ArrayAppendStmt{Value: loc(12), Array: 7},
 		)},
+		&ir.DotStmt{Source: loc(3), Key: p.str("tags"), Target: 13},
+		&ir.CallStmt{Func: "internal.member_2", Args: []ir.Operand{p.str("b"), loc(13)}, Result: 14},
+		&ir.CallStmt{Func: "internal.member_2", Args: []ir.Operand{p.str("c"), loc(13)}, Result: 15},
+		&ir.CallStmt{Func: "object.get", Args: []ir.Operand{loc(0), p.str("exp"), p.str("none")}, Result: 16},
+		&ir.CallStmt{Func: "object.get", Args: []ir.Operand{loc(16), p.str("labels"), p.str("none")}, Result: 17},
+		&ir.CallStmt{Func: "object.get", Args: []ir.Operand{loc(17), p.str("env"), p.str("none")}, Result: 18},
+		&ir.CallStmt{Func: "object.get", Args: []ir.Operand{loc(17), p.str("tier"), p.str("none")}, Result: 19},
 		&ir.MakeArrayStmt{Target: 8},
 		&ir.ArrayAppendStmt{Value: loc(5), Array: 8},
 		&ir.ArrayAppendStmt{Value: loc(6), Array: 8},
 		&ir.ArrayAppendStmt{Value: loc(7), Array: 8},
+		&ir.ArrayAppendStmt{Value: loc(14), Array: 8},
+		&ir.ArrayAppendStmt{Value: loc(15), Array: 8},
+		&ir.ArrayAppendStmt{Value: loc(18), Array: 8},
+		&ir.ArrayAppendStmt{Value: loc(19), Array: 8},
 		&ir.ResultSetAddStmt{Value: 8},
 	))
-	requireResults(t, rs, err, `[2, 2, ["during", "after"]]`)
+	requireResults(t, rs, err, `[2, 3, ["during", "after"], true, false, "prod", "none"]`)
 	if converted != 0 {
 		t.Fatalf("the input was converted %d times, want none", converted)
 	}

@@ -62,10 +62,11 @@ func nativeArity(name string) int {
 }
 
 // lazyNatives read Lazy arguments (see Lazy) themselves: they only look
-// keys up or count.
+// keys up, count or search an array.
 var lazyNatives = map[string]bool{
 	ast.ObjectGet.Name: true,
 	ast.Count.Name:     true,
+	ast.Member.Name:    true,
 }
 
 // object.get: builtinObjectGet. The object may be Lazy; the path and the
@@ -117,13 +118,31 @@ func nativeCount(a []*ast.Term) *ast.Term {
 
 // internal.member_2 (x in c): builtinMember, which never fails.
 func nativeMember(a []*ast.Term) *ast.Term {
-	switch c := a[1].Value.(type) {
+	x, c := materialize(a[0]), a[1]
+	if x == nil {
+		return nil
+	}
+	if lz, ok := lazyOf(c); ok {
+		if !lz.Doc.IsArray() {
+			if c = lz.Term(); c == nil {
+				return nil
+			}
+		} else {
+			for i := range lz.Doc.Len() {
+				if e := materialize(lz.Doc.Get(ast.InternedTerm(i))); e != nil && x.Equal(e) {
+					return ast.InternedTerm(true)
+				}
+			}
+			return ast.InternedTerm(false)
+		}
+	}
+	switch c := c.Value.(type) {
 	case ast.Set:
-		return ast.InternedTerm(c.Contains(a[0]))
+		return ast.InternedTerm(c.Contains(x))
 	case *ast.Array:
-		return ast.InternedTerm(c.Until(a[0].Equal))
+		return ast.InternedTerm(c.Until(x.Equal))
 	case ast.Object:
-		return ast.InternedTerm(c.Until(func(_, v *ast.Term) bool { return a[0].Equal(v) }))
+		return ast.InternedTerm(c.Until(func(_, v *ast.Term) bool { return x.Equal(v) }))
 	}
 	return ast.InternedTerm(false)
 }
