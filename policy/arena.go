@@ -12,6 +12,9 @@ type encoder struct {
 	ptrChunk  []*ast.Term
 	// shared, when set, holds parts converted for other inputs of a Batch.
 	shared *sharedParts
+	// recycled, when set, hands out the chunks instead of make: those of
+	// an earlier conversion nothing references any more (see lazyInput).
+	recycled *chunks
 }
 
 const (
@@ -22,7 +25,7 @@ const (
 // term returns a new term holding v.
 func (e *encoder) term(v ast.Value) *ast.Term {
 	if len(e.termChunk) == 0 {
-		e.termChunk = make([]ast.Term, termChunkSize)
+		e.termChunk = e.recycled.termChunk()
 	}
 	t := &e.termChunk[0]
 	e.termChunk = e.termChunk[1:]
@@ -38,11 +41,54 @@ func (e *encoder) terms(n int) []*ast.Term {
 		return make([]*ast.Term, n)
 	}
 	if len(e.ptrChunk) < n {
-		e.ptrChunk = make([]*ast.Term, ptrChunkSize)
+		e.ptrChunk = e.recycled.ptrChunk()
 	}
 	s := e.ptrChunk[:n:n]
 	e.ptrChunk = e.ptrChunk[n:]
 	return s
+}
+
+// chunks keeps every chunk an encoder took, for the next conversion to
+// take again once reset. A nil *chunks makes new ones.
+type chunks struct {
+	terms  [][]ast.Term
+	ptrs   [][]*ast.Term
+	nterms int
+	nptrs  int
+}
+
+func (c *chunks) termChunk() []ast.Term {
+	if c == nil {
+		return make([]ast.Term, termChunkSize)
+	}
+	if c.nterms == len(c.terms) {
+		c.terms = append(c.terms, make([]ast.Term, termChunkSize))
+	}
+	c.nterms++
+	return c.terms[c.nterms-1]
+}
+
+func (c *chunks) ptrChunk() []*ast.Term {
+	if c == nil {
+		return make([]*ast.Term, ptrChunkSize)
+	}
+	if c.nptrs == len(c.ptrs) {
+		c.ptrs = append(c.ptrs, make([]*ast.Term, ptrChunkSize))
+	}
+	c.nptrs++
+	return c.ptrs[c.nptrs-1]
+}
+
+// reset zeroes the chunks handed out, which drops what they referenced,
+// and makes them available again.
+func (c *chunks) reset() {
+	for _, t := range c.terms[:c.nterms] {
+		clear(t)
+	}
+	for _, p := range c.ptrs[:c.nptrs] {
+		clear(p)
+	}
+	c.nterms, c.nptrs = 0, 0
 }
 
 // objectBuilder collects an object's pairs before ast.NewObject copies

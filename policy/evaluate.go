@@ -29,7 +29,9 @@ func (p *Policy) Evaluate(ctx context.Context, in *Input) (Decision, error) {
 	var d Decision
 	var err error
 	if p.readsLazily() {
-		d, err = p.evaluateLazy(ctx, newLazyInput(in))
+		li := newLazyInput(in)
+		d, err = p.evaluateLazy(ctx, li)
+		li.release()
 	} else {
 		var v ast.Value
 		if v, err = in.Value(); err != nil {

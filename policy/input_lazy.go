@@ -19,30 +19,52 @@ import (
 // encoding/json's (encode.go); the engine tests compare decisions made
 // this way with topdown's on the JSON route.
 //
-// A lazyInput serves one decision, on one goroutine.
+// A lazyInput serves one decision, on one goroutine. Its memory is
+// recycled (see release): nothing of a decision references its terms
+// once the decision is read, since a Decision holds Go strings only.
 type lazyInput struct {
 	enc encoder
 	// err is the first conversion that failed; the decision fails with it.
 	err  error
 	root *lazyDoc
 	// docs is the chunk the next documents are taken from: a plan reaches
-	// a dozen or two of them.
-	docs []lazyDoc
+	// a dozen or two of them. docChunks are all the chunks, ndocs how many
+	// are in use.
+	docs      []lazyDoc
+	docChunks [][]lazyDoc
+	ndocs     int
+	chunks    chunks
 }
 
-const (
-	docChunkSize = 8
-	// lazyTermChunkSize is smaller than the encoder's own: a plan reaches
-	// a few dozen scalars of an input.
-	lazyTermChunkSize = 24
-)
+const docChunkSize = 8
 
+var lazyInputs = sync.Pool{New: func() any { return new(lazyInput) }}
+
+// newLazyInput returns a lazyInput of in; release it when its decisions
+// are read.
 func newLazyInput(in *Input) *lazyInput {
-	li := &lazyInput{enc: encoder{termChunk: make([]ast.Term, lazyTermChunkSize)}}
+	li, _ := lazyInputs.Get().(*lazyInput)
+	if li == nil {
+		li = new(lazyInput)
+	}
+	li.enc.recycled = &li.chunks
 	// Addressable, as in json.Marshal(&input): pointer-receiver marshalers
 	// apply.
 	li.root = li.structDoc(reflect.ValueOf(in).Elem(), lazyTypeOf(reflect.TypeFor[Input]()))
 	return li
+}
+
+// release zeroes what the decision used, so that the pool keeps no input
+// alive, and returns li to the pool.
+func (li *lazyInput) release() {
+	for _, c := range li.docChunks[:li.ndocs] {
+		clear(c)
+	}
+	li.chunks.reset()
+	li.ndocs, li.docs = 0, nil
+	li.enc = encoder{}
+	li.err, li.root = nil, nil
+	lazyInputs.Put(li)
 }
 
 // value is the input as irvm takes it.
@@ -76,7 +98,11 @@ type lazyDoc struct {
 
 func (li *lazyInput) doc(v reflect.Value, kind docKind) *lazyDoc {
 	if len(li.docs) == 0 {
-		li.docs = make([]lazyDoc, docChunkSize)
+		if li.ndocs == len(li.docChunks) {
+			li.docChunks = append(li.docChunks, make([]lazyDoc, docChunkSize))
+		}
+		li.docs = li.docChunks[li.ndocs]
+		li.ndocs++
 	}
 	d := &li.docs[0]
 	li.docs = li.docs[1:]

@@ -3,8 +3,10 @@ package policy_test
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	v1alpha1 "github.com/faultline-dev/faultline/crds/v1alpha1"
 	"github.com/faultline-dev/faultline/policy"
@@ -42,5 +44,31 @@ func TestLazyInputConversionErrorFailsTheDecision(t *testing.T) {
 	_, want := policy.OnTopdown(library(t, "")).Evaluate(t.Context(), in)
 	if fmt.Sprint(want) != fmt.Sprint(err) {
 		t.Fatalf("irvm fails with %v, topdown with %v", err, want)
+	}
+}
+
+// The memory a decision reads its input with is recycled, zeroed: after a
+// decision nothing of the policy package (pooled documents, the
+// interpreter's pooled frames) keeps the input alive, so that one garbage
+// collection frees it.
+func TestDecisionKeepsNoInputAlive(t *testing.T) {
+	set := policy.NewSet(library(t, ""))
+	freed := make(chan struct{})
+	func() {
+		in := benchInput()
+		runtime.AddCleanup(in, func(ch chan struct{}) { close(ch) }, freed)
+		if _, err := set.Decide(t.Context(), in); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := set.Decide(t.Context(), baseline()); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	// One collection only: a sync.Pool keeps what it holds through one.
+	runtime.GC()
+	select {
+	case <-freed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the input is still referenced after its decision")
 	}
 }

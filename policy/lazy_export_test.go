@@ -18,6 +18,7 @@ func CheckLazyInput(in *Input) error {
 		return err
 	}
 	li := newLazyInput(in)
+	defer li.release()
 	if err := sameDoc(&li.root.term, ast.NewTerm(full), "input"); err != nil {
 		return err
 	}

@@ -72,6 +72,7 @@ func (s *Set) decide(ctx context.Context, in *Input, shared *sharedParts) (Decis
 		if p.readsLazily() && (s.caches == nil || s.caches[i] == nil) {
 			if lazy == nil {
 				lazy = newLazyInput(in)
+				defer lazy.release()
 			}
 			pd, err := p.evaluateLazy(ctx, lazy)
 			if err != nil {
