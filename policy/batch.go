@@ -13,10 +13,9 @@ import (
 // the same Targets slice, the source and the active-experiment counts when
 // they hold the same maps (and equal strings), and equal times. Converting
 // an input costs about as much as a fast decision; in a plan most of it is
-// the same for every experiment. This serves the policies that take the
-// input converted up front: those on topdown, and those with a decision
-// cache, whose keys are made of it. Uncached policies on irvm read each
-// input on demand instead (see irvm.Doc).
+// the same for every experiment. This serves the policies on topdown,
+// which take the input converted up front; those on irvm read each input
+// on demand instead (see irvm.Doc).
 //
 // The shared parts must not change while the batch is in use. A Batch is
 // safe for concurrent use; it keeps what it converted, and the parts it was

@@ -13,9 +13,15 @@ import (
 )
 
 // A batch decides as the set does, also when its inputs share placements,
-// sources and counts, from many goroutines at once.
+// sources and counts, from many goroutines at once, for policies on topdown
+// (which take converted inputs) as on irvm.
 func TestBatchDecidesAsSet(t *testing.T) {
-	set := policy.NewSet(library(t, ""))
+	for _, set := range []*policy.Set{policy.NewSet(policy.OnTopdown(library(t, ""))), policy.NewSet(library(t, ""))} {
+		batchDecidesAsSet(t, set)
+	}
+}
+
+func batchDecidesAsSet(t *testing.T, set *policy.Set) {
 	ins := append(distinctInputs(400), testInputs()...)
 	// Two placements and one count map, shared as `faultline plan` shares
 	// them.
@@ -59,7 +65,7 @@ func TestBatchDecidesAsSet(t *testing.T) {
 // Inputs holding the same targets share one converted placement; inputs
 // with other targets, even equal ones, get their own.
 func TestBatchSharesPartsByIdentity(t *testing.T) {
-	batch := policy.NewSet(library(t, "")).Batch()
+	batch := policy.NewSet(policy.OnTopdown(library(t, ""))).Batch()
 	a, b, c := benchInput(), benchInput(), benchInput()
 	b.Placement.Targets = a.Placement.Targets
 	c.Placement.Targets[0].Labels = maps.Clone(c.Placement.Targets[0].Labels)

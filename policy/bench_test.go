@@ -35,15 +35,6 @@ func BenchmarkDecisionDistinctInputs(b *testing.B) {
 	})
 }
 
-// BenchmarkDecisionCacheHit is BenchmarkDecision on a set with a decision
-// cache (Set.WithCache) and the same input every time: the cost of a hit,
-// input conversion and key included. It is not an evaluation.
-func BenchmarkDecisionCacheHit(b *testing.B) {
-	set := benchSet(b).WithCache(1024)
-	in := benchInput()
-	measureCPU(b, func() error { return allowed(set.Decide(b.Context(), in)) })
-}
-
 func distinctInputs(n int) []*policyInput {
 	ins := make([]*policyInput, n)
 	for i := range ins {

@@ -18,16 +18,14 @@
 // on demand from the Go types (irvm.Doc, input_lazy.go): a value is
 // converted when the plan reaches it, a whole object or array only where
 // the plan uses it as a value, so a decision never builds the objects it
-// only looks keys up in. Topdown, and the decision cache's keys, take the
-// input converted up front instead (Input.Value, projected to what the
-// set's policies read).
+// only looks keys up in. Topdown takes the input converted up front
+// instead (Input.Value), projected to what the set's policies on topdown
+// read.
 // A query irvm cannot run (the planner refuses it, it calls a builtin such
 // as http.send or walk, or its decision on an empty input differs from
 // topdown's) runs on OPA's evaluator (topdown) instead; both give the same
 // decisions, errors included, and topdown stays the reference the tests
-// compare irvm with. Evaluate is safe for concurrent use. Set.WithCache
-// adds a decision cache keyed by the parts of the input a policy's Rego
-// reads, for `faultline plan`.
+// compare irvm with. Evaluate is safe for concurrent use.
 //
 // # Input
 //

@@ -41,13 +41,13 @@ func (p *projection) child(key string) (*projection, bool) {
 	return nil, false
 }
 
-// projectionOf is the union of what the policies read, nil (everything)
-// when one of them reads the input as a whole. A broken policy reads
-// nothing.
+// projectionOf is the union of what the policies on topdown read, nil
+// (everything) when one of them reads the input as a whole. A broken
+// policy reads nothing, and one on irvm reads the input on demand.
 func projectionOf(policies []*Policy) *projection {
 	root := &projection{}
 	for _, p := range policies {
-		if p.query == nil {
+		if p.query == nil || p.readsLazily() {
 			continue
 		}
 		if p.query.reads.all {

@@ -12,10 +12,12 @@ import (
 	"github.com/faultline-dev/faultline/policy"
 )
 
-// Set.Decide converts only what its policies can read. The decisions must
-// be those of the whole input, for the library over the benchmark's 1,000
-// distinct inputs and the tests' inputs, and for custom policies that read
-// the input whole, through object.get, or parts the library leaves alone.
+// Set.Decide reads the input on demand for policies on irvm, and converts
+// only what its policies can read for those on topdown. Either way the
+// decisions must be those of the whole input, for the library over the
+// benchmark's 1,000 distinct inputs and the tests' inputs, and for custom
+// policies that read the input whole, through object.get, or parts the
+// library leaves alone.
 func TestProjectedDecisionsEqualFull(t *testing.T) {
 	custom := func(name, src string) *policy.Policy {
 		t.Helper()
@@ -40,37 +42,73 @@ deny contains "no author" if not input.source.author`)
 	inputs := append(distinctInputs(1000), testInputs()...)
 	for _, tc := range []struct {
 		name     string
-		set      *policy.Set
+		policies []*policy.Policy
 		readsAll bool
 	}{
-		{"library", policy.NewSet(lib), false},
-		{"reads input whole", policy.NewSet(lib, whole), true},
-		{"object.get", policy.NewSet(objectGet), false},
-		{"library and object.get", policy.NewSet(lib, objectGet), false},
-		{"paths", policy.NewSet(paths, dynamic), false},
-		{"everything", policy.NewSet(lib, objectGet, paths, dynamic, whole).WithCache(64), true},
+		{"library", []*policy.Policy{lib}, false},
+		{"reads input whole", []*policy.Policy{lib, whole}, true},
+		{"object.get", []*policy.Policy{objectGet}, false},
+		{"library and object.get", []*policy.Policy{lib, objectGet}, false},
+		{"paths", []*policy.Policy{paths, dynamic}, false},
+		{"everything", []*policy.Policy{lib, objectGet, paths, dynamic, whole}, true},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := policy.ReadsAll(tc.set); got != tc.readsAll {
-				t.Fatalf("converts the whole input: %v, want %v", got, tc.readsAll)
+		onTopdown := make([]*policy.Policy, len(tc.policies))
+		for i, p := range tc.policies {
+			onTopdown[i] = policy.OnTopdown(p)
+		}
+		for engine, set := range map[string]*policy.Set{"irvm": policy.NewSet(tc.policies...), "topdown": policy.NewSet(onTopdown...)} {
+			t.Run(tc.name+" on "+engine, func(t *testing.T) {
+				// Policies on irvm read the input on demand: nothing is
+				// converted up front for them.
+				if got, want := policy.ReadsAll(set), tc.readsAll && engine == "topdown"; got != want {
+					t.Fatalf("converts the whole input: %v, want %v", got, want)
+				}
+				findings := 0
+				for i, in := range inputs {
+					want, err := policy.DecideFull(t.Context(), set, in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := set.Decide(t.Context(), in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !reflect.DeepEqual(got, want) {
+						t.Fatalf("input %d:\nprojected %+v\n    whole %+v", i, got, want)
+					}
+					findings += len(got.Denials) + len(got.Warnings) + len(got.ApprovalsRequired)
+				}
+				if findings == 0 {
+					t.Fatal("no input drew a finding: equal decisions prove nothing")
+				}
+			})
+		}
+	}
+}
+
+// A rule reading a field makes that field part of what is converted for a
+// policy on topdown: two experiments with different names are told apart
+// by a policy that reads names, however it reads them.
+func TestProjectionHoldsWhatPoliciesRead(t *testing.T) {
+	for name, src := range map[string]string{
+		"path":       `deny contains "x" if input.experiment.metadata.name == "bad"`,
+		"object.get": `deny contains "x" if object.get(input, ["experiment", "metadata", "name"], "") == "bad"`,
+		"whole":      `deny contains "x" if { i := input; i.experiment.metadata.name == "bad" }`,
+		"dynamic":    `deny contains "x" if { some k; input.experiment.metadata[k] == "bad" }`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, err := policy.Compile(t.Context(), policy.Spec{Name: "names", Modules: []policy.Module{{Name: "n.rego", Source: "package names\n\n" + src + "\n"}}})
+			if err != nil {
+				t.Fatal(err)
 			}
-			findings := 0
-			for i, in := range inputs {
-				want, err := policy.DecideFull(t.Context(), tc.set, in)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := tc.set.Decide(t.Context(), in)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !reflect.DeepEqual(got, want) {
-					t.Fatalf("input %d:\nprojected %+v\n    whole %+v", i, got, want)
-				}
-				findings += len(got.Denials) + len(got.Warnings) + len(got.ApprovalsRequired)
+			set := policy.NewSet(policy.OnTopdown(p))
+			good, bad := baseline(), baseline()
+			bad.Experiment.Metadata.Name = "bad"
+			if d, err := set.Decide(t.Context(), good); err != nil || !d.Allowed {
+				t.Fatalf("good denied: %+v, %v", d, err)
 			}
-			if findings == 0 {
-				t.Fatal("no input drew a finding: equal decisions prove nothing")
+			if d, err := set.Decide(t.Context(), bad); err != nil || d.Allowed {
+				t.Fatalf("bad allowed (%v): the name was left out of the conversion", err)
 			}
 		})
 	}
@@ -81,7 +119,8 @@ deny contains "no author" if not input.source.author`)
 func TestLibraryProjectionLeavesOutWhatNoRuleReads(t *testing.T) {
 	in := benchInput()
 	in.Experiment.Metadata.Labels = map[string]string{"owner": "shop"}
-	v, err := policy.SetInputValue(policy.NewSet(library(t, "")), in)
+	// The projection serves policies on topdown.
+	v, err := policy.SetInputValue(policy.NewSet(policy.OnTopdown(library(t, ""))), in)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,10 +15,8 @@ import (
 // Set is an immutable collection of compiled policies that decide together.
 type Set struct {
 	policies []*Policy
-	// caches, when set, hold each policy's decisions (see WithCache).
-	caches []*decisionCache
-	// reads is the part of the input the policies can read (nil: all of
-	// it); Decide converts only that.
+	// reads is the part of the input the policies on topdown can read
+	// (nil: all of it); Decide converts only that for them.
 	reads *projection
 }
 
@@ -29,32 +27,14 @@ func NewSet(policies ...*Policy) *Set {
 	return &Set{policies: ps, reads: projectionOf(ps)}
 }
 
-// WithCache returns a set of the same policies that remembers up to size
-// decisions per policy, keyed by the parts of the input the policy can
-// read (found in its Rego, see findReads): two experiments that differ only
-// where no rule looks, such as their names, share one evaluation. Policies
-// that call non-deterministic builtins (time.now_ns, http.send) are never
-// cached. The cache lives as long as the returned set, which suits one
-// `faultline plan` run; a new policy generation is a new set, so a cached
-// decision never outlives the policy (digest) that made it.
-func (s *Set) WithCache(size int) *Set {
-	caches := make([]*decisionCache, len(s.policies))
-	for i, p := range s.policies {
-		if p.query != nil && p.query.reads.cacheable && size > 0 {
-			caches[i] = newDecisionCache(size)
-		}
-	}
-	return &Set{policies: s.policies, caches: caches, reads: s.reads}
-}
-
 // Len returns how many policies the set holds.
 func (s *Set) Len() int { return len(s.policies) }
 
 // Decide judges an input with every policy whose scope covers it and merges
 // their decisions. With no applicable policy the experiment is allowed: deny
 // by default is a policy's to say (a ChaosPolicy with deny rules and an empty
-// scope covers everything). Only the parts of the input some policy of the
-// set can read are converted for OPA.
+// scope covers everything). Policies on irvm read the input on demand; for
+// those on topdown, only the parts some of them can read are converted.
 func (s *Set) Decide(ctx context.Context, in *Input) (Decision, error) {
 	return s.decide(ctx, in, nil)
 }
@@ -63,46 +43,33 @@ func (s *Set) Decide(ctx context.Context, in *Input) (Decision, error) {
 // for other inputs of a Batch (nil: none).
 func (s *Set) decide(ctx context.Context, in *Input, shared *sharedParts) (Decision, error) {
 	var d Decision
-	var value ast.Value // the projected conversion, made once if needed
+	// A policy on irvm reads the input on demand; one on topdown takes
+	// it converted, projected to what the set's policies read. Each form
+	// is made once, when a policy first needs it.
 	var lazy *lazyInput
-	for i, p := range s.policies {
+	var value ast.Value
+	for _, p := range s.policies {
 		if !p.Applies(in) {
 			continue
 		}
-		if p.readsLazily() && (s.caches == nil || s.caches[i] == nil) {
+		var pd Decision
+		var err error
+		if p.readsLazily() {
 			if lazy == nil {
 				lazy = newLazyInput(in)
 				defer lazy.release()
 			}
-			pd, err := p.evaluateLazy(ctx, lazy)
-			if err != nil {
-				return Decision{}, err
+			pd, err = p.evaluateLazy(ctx, lazy)
+		} else {
+			if value == nil {
+				if value, err = s.convert(in, shared); err != nil {
+					return Decision{}, err
+				}
 			}
-			d.merge(pd)
-			continue
+			pd, err = p.EvaluateValue(ctx, value)
 		}
-		if value == nil {
-			v, err := s.convert(in, shared)
-			if err != nil {
-				return Decision{}, err
-			}
-			value = v
-		}
-		var cache *decisionCache
-		var key *ast.Array
-		if s.caches != nil && s.caches[i] != nil {
-			cache, key = s.caches[i], p.query.reads.key(value)
-			if pd, ok := cache.get(key); ok {
-				d.merge(pd)
-				continue
-			}
-		}
-		pd, err := p.EvaluateValue(ctx, value)
 		if err != nil {
 			return Decision{}, err
-		}
-		if cache != nil {
-			cache.put(key, pd)
 		}
 		d.merge(pd)
 	}

@@ -14,12 +14,18 @@ import (
 )
 
 // A plan must not depend on how many decisions run at once: the results of
-// one worker and of many are the same, in the experiments' order, with and
-// without the decision cache.
+// one worker and of many are the same, in the experiments' order, whether
+// the policies run on irvm or on topdown (walk keeps a policy there), whose
+// inputs the plan's batch converts with shared parts.
 func TestPlanParallelEqualsSerial(t *testing.T) {
 	exps := varied()[:3000]
-	for _, noCache := range []bool{false, true} {
-		opts := plan.Options{Policies: librarySet(t), Members: members, Source: policy.SourceInput{Revision: revision}, NoCache: noCache, Parallel: 1,
+	walker, err := policy.Compile(t.Context(), policy.Spec{Name: "walker", Modules: []policy.Module{{Name: "w.rego",
+		Source: "package walker\n\ndeny contains sprintf(\"%v selects kube-system\", [p]) if {\n\twalk(input.experiment.spec.selector, [p, \"kube-system\"])\n}\n"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for engine, set := range map[string]*policy.Set{"irvm": librarySet(t), "irvm and topdown": policy.NewSet(libraryPolicy(t), walker)} {
+		opts := plan.Options{Policies: set, Members: members, Source: policy.SourceInput{Revision: revision}, Parallel: 1,
 			Active: policy.ActiveExperiments{Clusters: map[string]int{"prod-us": 2}}}
 		serial, err := plan.Plan(t.Context(), exps, opts)
 		if err != nil {
@@ -33,7 +39,7 @@ func TestPlanParallelEqualsSerial(t *testing.T) {
 		verdicts := map[plan.Verdict]int{}
 		for i := range serial {
 			if !reflect.DeepEqual(serial[i], parallel[i]) {
-				t.Fatalf("noCache=%v: experiment %d:\n  serial %+v\nparallel %+v", noCache, i, serial[i], parallel[i])
+				t.Fatalf("%s: experiment %d:\n  serial %+v\nparallel %+v", engine, i, serial[i], parallel[i])
 			}
 			if serial[i].Name != exps[i].Name {
 				t.Fatalf("result %d is %s, want %s", i, serial[i].Name, exps[i].Name)
@@ -65,7 +71,7 @@ func TestPlanErrorNamesFirstFailingExperiment(t *testing.T) {
 		t.Helper()
 		for _, parallel := range []int{1, 2, 8} {
 			for range 3 {
-				_, err := plan.Plan(t.Context(), exps, plan.Options{Policies: policy.NewSet(failing), Members: members, Parallel: parallel, NoCache: true})
+				_, err := plan.Plan(t.Context(), exps, plan.Options{Policies: policy.NewSet(failing), Members: members, Parallel: parallel})
 				if err == nil || !strings.HasPrefix(err.Error(), want) {
 					t.Fatalf("parallel %d: err = %v, want it to start with %q", parallel, err, want)
 				}

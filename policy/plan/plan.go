@@ -41,10 +41,6 @@ type Options struct {
 	Now time.Time
 	// Parallel decisions; 0: GOMAXPROCS.
 	Parallel int
-	// NoCache evaluates every experiment, even those whose policy input
-	// matches an earlier one's in every part the policies read (see
-	// policy.Set.WithCache).
-	NoCache bool
 }
 
 // Verdict of one experiment.
@@ -81,9 +77,6 @@ type Result struct {
 // and line; plan reads it without importing sources.
 const SourceFileAnnotation = "faultline.dev/source-file"
 
-// maxCachedDecisions bounds the memory a plan's decision cache takes.
-const maxCachedDecisions = 1 << 16
-
 // Plan judges every experiment, in parallel, and returns the results in the
 // experiments' order; the results do not depend on how many decisions run
 // at once. An error (a placement that does not resolve, a policy that fails
@@ -92,11 +85,6 @@ const maxCachedDecisions = 1 << 16
 func Plan(ctx context.Context, exps []v1alpha1.Experiment, opts Options) ([]Result, error) {
 	if opts.Policies == nil {
 		opts.Policies = policy.NewSet()
-	}
-	if !opts.NoCache {
-		// Experiments in a repository often differ only where no rule looks
-		// (their names, their files): those share one evaluation.
-		opts.Policies = opts.Policies.WithCache(min(len(exps), maxCachedDecisions))
 	}
 	now := opts.Now
 	if now.IsZero() {
@@ -112,7 +100,7 @@ func Plan(ctx context.Context, exps []v1alpha1.Experiment, opts Options) ([]Resu
 		placements: newPlacements(&opts),
 		// The parts of every input that do not depend on the experiment
 		// (time, source, active counts, the placed targets) are converted
-		// for the policies once.
+		// once for the policies on topdown.
 		batch:     opts.Policies.Batch(),
 		now:       policy.NewNow(now),
 		approvals: approvals,

@@ -26,11 +26,16 @@ var members = []plan.Member{
 
 func librarySet(t testing.TB) *policy.Set {
 	t.Helper()
+	return policy.NewSet(libraryPolicy(t))
+}
+
+func libraryPolicy(t testing.TB) *policy.Policy {
+	t.Helper()
 	p, err := policy.Compile(context.Background(), policy.Spec{Name: "platform", Library: []string{policy.LibraryAll}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return policy.NewSet(p)
+	return p
 }
 
 func experiment(name string, env string, namespaces ...string) v1alpha1.Experiment {
@@ -109,26 +114,21 @@ func TestPlanPlacementErrorIsAnInputError(t *testing.T) {
 }
 
 // BenchmarkPlan10000 plans 10,000 generated experiments (a mix of staging,
-// production and protected-namespace ones) against the whole library. They
-// differ in name and file, which no library rule reads, so the decision
-// cache evaluates three distinct policy inputs; see the Uncached and Varied
-// benchmarks for the cost without that.
-func BenchmarkPlan10000(b *testing.B) { benchmarkPlan(b, threeKinds(), false) }
+// production and protected-namespace ones) against the whole library,
+// evaluating every one.
+func BenchmarkPlan10000(b *testing.B) { benchmarkPlan(b, threeKinds()) }
 
-// BenchmarkPlan10000Uncached evaluates every one of the 10,000 experiments.
-func BenchmarkPlan10000Uncached(b *testing.B) { benchmarkPlan(b, threeKinds(), true) }
-
-// BenchmarkPlan10000UncachedSerial is BenchmarkPlan10000Uncached on one
-// worker: its wall time over the parallel one's is what the workers gain.
-func BenchmarkPlan10000UncachedSerial(b *testing.B) {
-	benchmarkPlan(b, threeKinds(), true, func(o *plan.Options) { o.Parallel = 1 })
+// BenchmarkPlan10000Serial is BenchmarkPlan10000 on one worker: its wall
+// time over the parallel one's is what the workers gain.
+func BenchmarkPlan10000Serial(b *testing.B) {
+	benchmarkPlan(b, threeKinds(), func(o *plan.Options) { o.Parallel = 1 })
 }
 
 // BenchmarkPlan10000Varied plans 10,000 experiments that differ in what the
 // rules read as a larger repository's would: 40 team namespaces, 4 fault
 // kinds, 5 durations, 3 shares, 3 placements (one in 20 selecting
-// kube-system), so that 3,230 distinct decisions are evaluated.
-func BenchmarkPlan10000Varied(b *testing.B) { benchmarkPlan(b, varied(), false) }
+// kube-system).
+func BenchmarkPlan10000Varied(b *testing.B) { benchmarkPlan(b, varied()) }
 
 func threeKinds() []v1alpha1.Experiment {
 	exps := make([]v1alpha1.Experiment, 10000)
@@ -168,8 +168,8 @@ func varied() []v1alpha1.Experiment {
 	return exps
 }
 
-func benchmarkPlan(b *testing.B, exps []v1alpha1.Experiment, noCache bool, with ...func(*plan.Options)) {
-	opts := plan.Options{Policies: librarySet(b), Members: members, Source: policy.SourceInput{Revision: revision}, NoCache: noCache}
+func benchmarkPlan(b *testing.B, exps []v1alpha1.Experiment, with ...func(*plan.Options)) {
+	opts := plan.Options{Policies: librarySet(b), Members: members, Source: policy.SourceInput{Revision: revision}}
 	for _, f := range with {
 		f(&opts)
 	}

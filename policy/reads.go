@@ -2,7 +2,6 @@ package policy
 
 import (
 	"slices"
-	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -10,13 +9,9 @@ import (
 // reads is what a policy can read of its input, found by looking at every
 // reference to input in its modules and in partial evaluation's output.
 // Two inputs that agree on these parts get the same decision from the
-// policy, which is what lets a decision cache key on them alone (an
-// experiment's name, say, when no rule reads it).
+// policy, which is what lets Set.Decide convert only those parts for a
+// policy on topdown (see projection).
 type reads struct {
-	// cacheable is false when the policy calls a non-deterministic builtin
-	// (time.now_ns, http.send, rand.*): its decision is not a function of
-	// its input.
-	cacheable bool
 	// all is true when some rule reads the input in a way not narrowed to a
 	// path (input as a whole, input[x], an import of input).
 	all   bool
@@ -26,7 +21,7 @@ type reads struct {
 // findReads analyses modules and other nodes (queries) before compilation,
 // while `object.get(input, ...)` still reads as written.
 func findReads(modules []*ast.Module, others ...any) reads {
-	r := reads{cacheable: true}
+	var r reads
 	seen := map[string]bool{}
 	add := func(path ast.Ref) {
 		if len(path) == 0 {
@@ -83,8 +78,6 @@ func findReads(modules []*ast.Module, others ...any) reads {
 				if x.IsCall() {
 					if op := x.Operator(); op.Equal(ast.ObjectGet.Ref()) {
 						objectGet(x.Operands())
-					} else if b, ok := ast.BuiltinMap[op.String()]; ok && b.Nondeterministic {
-						r.cacheable = false
 					}
 				}
 			case ast.Call:
@@ -92,8 +85,6 @@ func findReads(modules []*ast.Module, others ...any) reads {
 					if op, ok := x[0].Value.(ast.Ref); ok {
 						if op.Equal(ast.ObjectGet.Ref()) {
 							objectGet(x[1:])
-						} else if b, ok := ast.BuiltinMap[op.String()]; ok && b.Nondeterministic {
-							r.cacheable = false
 						}
 					}
 				}
@@ -157,79 +148,4 @@ func inputPrefix(t *ast.Term) (ast.Ref, bool) {
 		return out, true
 	}
 	return nil, false
-}
-
-// key describes the parts of input the policy reads. For each path it holds
-// what the path reaches: the value, or the depth where the path is missing
-// a key, or the non-object value that stops it. Inputs with equal keys are
-// indistinguishable to the policy.
-func (r *reads) key(input ast.Value) *ast.Array {
-	if r.all {
-		return ast.NewArray(ast.NewTerm(input))
-	}
-	items := make([]*ast.Term, len(r.paths))
-	for i, path := range r.paths {
-		cur := input
-		item := (*ast.Term)(nil)
-		for depth, k := range path {
-			obj, ok := cur.(ast.Object)
-			if !ok {
-				item = ast.ArrayTerm(ast.InternedTerm(2), ast.InternedTerm(depth), ast.NewTerm(cur))
-				break
-			}
-			child := obj.Get(k)
-			if child == nil {
-				item = ast.ArrayTerm(ast.InternedTerm(1), ast.InternedTerm(depth))
-				break
-			}
-			cur = child.Value
-		}
-		if item == nil {
-			item = ast.ArrayTerm(ast.InternedTerm(0), ast.NewTerm(cur))
-		}
-		items[i] = item
-	}
-	return ast.NewArray(items...)
-}
-
-// decisionCache remembers one policy's decisions by what the policy reads
-// of the input. It is bounded: when full it starts over.
-type decisionCache struct {
-	mu      sync.Mutex
-	max     int
-	n       int
-	entries map[int][]cacheEntry
-}
-
-type cacheEntry struct {
-	key *ast.Array
-	d   Decision
-}
-
-func newDecisionCache(size int) *decisionCache {
-	return &decisionCache{max: size, entries: map[int][]cacheEntry{}}
-}
-
-func (c *decisionCache) get(key *ast.Array) (Decision, bool) {
-	h := key.Hash()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, e := range c.entries[h] {
-		if e.key.Compare(key) == 0 {
-			return e.d, true
-		}
-	}
-	return Decision{}, false
-}
-
-func (c *decisionCache) put(key *ast.Array, d Decision) {
-	h := key.Hash()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.n >= c.max {
-		c.entries = map[int][]cacheEntry{}
-		c.n = 0
-	}
-	c.entries[h] = append(c.entries[h], cacheEntry{key: key, d: d})
-	c.n++
 }
