@@ -49,6 +49,15 @@ func (d *termDoc) IsArray() bool { _, ok := d.v.(*ast.Array); return ok }
 
 func (d *termDoc) Value() ast.Value { *d.converted++; return d.v }
 
+// resultsOf is a block adding each local to the result set, in order.
+func resultsOf(locals ...ir.Local) *ir.Block {
+	b := &ir.Block{}
+	for _, l := range locals {
+		b.Stmts = append(b.Stmts, &ir.ResultSetAddStmt{Value: l})
+	}
+	return b
+}
+
 // runLazy is plan.run with the input as a document.
 func (p *plan) runLazy(t *testing.T, input string, converted *int, blocks ...*ir.Block) ([]*ast.Term, error) {
 	t.Helper()
@@ -91,17 +100,8 @@ func TestLazyInputIsReadThroughKeys(t *testing.T) {
 		&ir.CallStmt{Func: "object.get", Args: []ir.Operand{loc(16), p.str("labels"), p.str("none")}, Result: 17},
 		&ir.CallStmt{Func: "object.get", Args: []ir.Operand{loc(17), p.str("env"), p.str("none")}, Result: 18},
 		&ir.CallStmt{Func: "object.get", Args: []ir.Operand{loc(17), p.str("tier"), p.str("none")}, Result: 19},
-		&ir.MakeArrayStmt{Target: 8},
-		&ir.ArrayAppendStmt{Value: loc(5), Array: 8},
-		&ir.ArrayAppendStmt{Value: loc(6), Array: 8},
-		&ir.ArrayAppendStmt{Value: loc(7), Array: 8},
-		&ir.ArrayAppendStmt{Value: loc(14), Array: 8},
-		&ir.ArrayAppendStmt{Value: loc(15), Array: 8},
-		&ir.ArrayAppendStmt{Value: loc(18), Array: 8},
-		&ir.ArrayAppendStmt{Value: loc(19), Array: 8},
-		&ir.ResultSetAddStmt{Value: 8},
-	))
-	requireResults(t, rs, err, `[2, 3, ["during", "after"], true, false, "prod", "none"]`)
+	), resultsOf(5, 6, 7, 14, 15, 18, 19))
+	requireResults(t, rs, err, `2`, `3`, `["during", "after"]`, `true`, `false`, `"prod"`, `"none"`)
 	if converted != 0 {
 		t.Fatalf("the input was converted %d times, want none", converted)
 	}
