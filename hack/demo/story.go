@@ -82,6 +82,14 @@ func (d *demo) story(ctx context.Context) error {
 
 	// 2. Merge: the webhook makes the hub pull at once.
 	d.header(2, "Merge to main: Gitea's push webhook makes the hub pull")
+	// The probes judge from the first evaluation: a fault that starts
+	// before Prometheus holds the service's latency would find no data.
+	// Without root there is no load generator, and no fault either.
+	if d.root {
+		if err := d.waitMetrics(ctx, "staging", "prod"); err != nil {
+			return err
+		}
+	}
 	mergeSHA, err := r.merge(ctx, prNum)
 	if err != nil {
 		return err

@@ -20,7 +20,7 @@ import (
 // latency the load generator's callers see before and during the fault,
 // and the verdict.
 func (d *demo) watchRun(ctx context.Context, f *fleet, name, env string) (result, error) {
-	query := fmt.Sprintf(`histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{app="checkout",cluster=%q}[10s])))`, env)
+	query := p99Query(env)
 	before, _ := promQuery(ctx, d.promAddr, query)
 	exp, err := d.waitPhase(ctx, f, name, 60*time.Second, v1alpha1.PhaseRunning, v1alpha1.PhaseCompleted, v1alpha1.PhaseAborted)
 	if err != nil {
@@ -181,6 +181,33 @@ func (d *demo) waitUntil(ctx context.Context, timeout time.Duration, what string
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// p99Query is the p99 latency of checkout's callers in env, as the demo
+// overlay's probes query it.
+func p99Query(env string) string {
+	return fmt.Sprintf(`histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{app="checkout",cluster=%q}[10s])))`, env)
+}
+
+// waitMetrics waits until Prometheus answers p99Query for every env.
+func (d *demo) waitMetrics(ctx context.Context, envs ...string) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for _, env := range envs {
+		for {
+			if _, err := promQuery(ctx, d.promAddr, p99Query(env)); err == nil {
+				break
+			} else if time.Now().After(deadline) {
+				return fmt.Errorf("prometheus at %s has no p99 latency of checkout in %s after 60s: %w", d.promAddr, env, err)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
+	d.step("Prometheus holds checkout's p99 latency in %s", strings.Join(envs, " and "))
+	return nil
 }
 
 // promQuery evaluates an instant query that returns one number.
