@@ -143,8 +143,8 @@ func (f *frame) run(b *block, l []*ast.Term) (int, error) {
 			}
 			obj.Insert(k, v)
 		case opObjectMerge:
-			a, okA := value[ast.Object](l[in.a.local])
-			b, okB := value[ast.Object](l[in.b.local])
+			a, okA := value[ast.Object](get(in.a, l))
+			b, okB := value[ast.Object](get(in.b, l))
 			if !okA || !okB {
 				return 0, conflict(in.loc, "cannot merge a non-object value")
 			}
