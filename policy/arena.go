@@ -10,8 +10,6 @@ import "github.com/open-policy-agent/opa/v1/ast"
 type encoder struct {
 	termChunk []ast.Term
 	ptrChunk  []*ast.Term
-	// shared, when set, holds parts converted for other inputs of a Batch.
-	shared *sharedParts
 	// recycled, when set, hands out the chunks instead of make: those of
 	// an earlier conversion nothing references any more (see lazyInput).
 	recycled *chunks

@@ -138,11 +138,3 @@ func allowed(d policy.Decision, err error) error {
 	}
 	return err
 }
-
-// BenchmarkInputValueProjected is the conversion Set.Decide does for the
-// library on topdown: only the parts of the input its rules can read.
-func BenchmarkInputValueProjected(b *testing.B) {
-	set := newPolicySet(policy.OnTopdown(library(b, "")))
-	in := benchInput()
-	measureCPU(b, func() error { _, err := policy.SetInputValue(set, in); return err })
-}

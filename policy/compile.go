@@ -166,7 +166,7 @@ func Compile(ctx context.Context, spec Spec) (*Policy, error) {
 	// prepared query once per generation, so that a decision only does the
 	// rest. A builtin error here (a malformed duration in the parameters,
 	// say) fails the compile instead of making a rule silently undefined.
-	pq, err := prepare(ctx, parsed, compiler, store)
+	pq, err := prepare(ctx, compiler, store)
 	if err != nil {
 		return nil, astErrors("", err)
 	}

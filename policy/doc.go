@@ -19,8 +19,7 @@
 // converted when the plan reaches it, a whole object or array only where
 // the plan uses it as a value, so a decision never builds the objects it
 // only looks keys up in. Topdown takes the input converted up front
-// instead (Input.Value), projected to what the set's policies on topdown
-// read.
+// instead (Input.Value).
 // A query irvm cannot run (the planner refuses it, it calls a builtin such
 // as http.send or walk, or its decision on an empty input differs from
 // topdown's) runs on OPA's evaluator (topdown) instead; both give the same

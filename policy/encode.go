@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -26,7 +28,7 @@ import (
 func toValue(x any) (ast.Value, error) {
 	e := &encoder{}
 	if in, ok := x.(*Input); ok && in != nil {
-		return e.input(in, nil)
+		return e.input(in)
 	}
 	v := reflect.ValueOf(x)
 	if !v.IsValid() {
@@ -336,4 +338,48 @@ func structFields(t reflect.Type) ([]encField, bool) {
 		s.fields = append(s.fields, f)
 	}
 	return s.fields, s.ok
+}
+
+// structInfo is what reading a struct type key by key (lazyDoc) needs: its
+// JSON fields and their names, and whether the full encoder treats it as a
+// plain struct (no marshaler, no shape left to encoding/json, no two fields
+// of one name).
+type structInfo struct {
+	fields []encField
+	// names are the fields' names in order: a scan beats a map on structs
+	// of a few dozen fields.
+	names []string
+	plain bool
+	// lazy holds each field's lazyType once a lazyDoc has read it.
+	lazy []atomic.Pointer[lazyType]
+}
+
+// field returns the index of the field named name.
+func (info *structInfo) field(name string) (int, bool) {
+	for i, n := range info.names {
+		if n == name {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+var structInfos sync.Map // reflect.Type -> *structInfo
+
+func structInfoOf(t reflect.Type) *structInfo {
+	if i, ok := structInfos.Load(t); ok {
+		return i.(*structInfo)
+	}
+	fields, ok := structFields(t)
+	info := &structInfo{fields: fields, plain: ok && t != durationType && !hasMarshaler(t),
+		lazy: make([]atomic.Pointer[lazyType], len(fields))}
+	for _, f := range fields {
+		name := string(f.name.Value.(ast.String))
+		if slices.Contains(info.names, name) {
+			info.plain = false
+		}
+		info.names = append(info.names, name)
+	}
+	i, _ := structInfos.LoadOrStore(t, info)
+	return i.(*structInfo)
 }

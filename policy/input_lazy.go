@@ -201,7 +201,7 @@ func lazyTypeOf(t reflect.Type) *lazyType {
 		case reflect.Pointer, reflect.Interface:
 			lt.shape = shapeIndirect
 		case reflect.Struct:
-			if info := structInfoOf(t); info.projectable {
+			if info := structInfoOf(t); info.plain {
 				lt.shape, lt.info = shapeStruct, info
 			}
 		case reflect.Slice:

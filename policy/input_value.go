@@ -15,8 +15,8 @@ import (
 // experiment's spec, a CRD type left to the reflective encoder). They give
 // exactly what the JSON route gives, which input_value_test.go checks over
 // every field, so a field added to these types without a line here fails
-// the tests. Each takes the projection of its value (nil: all of it) and
-// converts only the keys it selects.
+// the tests. Topdown takes the input this way (Input.Value); irvm reads it
+// on demand instead (input_lazy.go).
 
 // Keys of the input document, built once: every conversion shares them.
 var (
@@ -56,112 +56,82 @@ var (
 	kAgents            = ast.StringTerm("agents")
 )
 
-func (e *encoder) input(in *Input, p *projection) (ast.Value, error) {
+func (e *encoder) input(in *Input) (ast.Value, error) {
+	exp, err := e.experiment(&in.Experiment)
+	if err != nil {
+		return nil, err
+	}
+	radii, err := e.blastRadii(in.BlastRadius)
+	if err != nil {
+		return nil, err
+	}
 	var o objectBuilder
-	if c, ok := p.child("experiment"); ok {
-		x, err := e.experiment(&in.Experiment, c)
-		if err != nil {
-			return nil, err
-		}
-		o.add(kExperiment, e.term(x))
-	}
-	if c, ok := p.child("source"); ok {
-		o.add(kSource, e.shared.source(&in.Source, func() *ast.Term { return e.term(e.source(&in.Source, c)) }))
-	}
-	if c, ok := p.child("placement"); ok {
-		o.add(kPlacement, e.shared.placement(&in.Placement, func() *ast.Term { return e.term(e.placement(&in.Placement, c)) }))
-	}
-	if _, ok := p.child("blastRadius"); ok {
-		x, err := e.blastRadii(in.BlastRadius)
-		if err != nil {
-			return nil, err
-		}
-		o.add(kBlastRadius, e.term(x))
-	}
-	if c, ok := p.child("now"); ok {
-		o.add(kNow, e.shared.now(&in.Now, func() *ast.Term { return e.term(e.now(&in.Now, c)) }))
-	}
-	if _, ok := p.child("approvals"); ok {
-		o.add(kApprovals, e.term(e.approvals(in.Approvals)))
-	}
-	if c, ok := p.child("activeExperiments"); ok {
-		o.add(kActiveExperiments, e.shared.active(&in.ActiveExperiments, func() *ast.Term { return e.term(e.active(&in.ActiveExperiments, c)) }))
-	}
+	o.add(kExperiment, e.term(exp))
+	o.add(kSource, e.term(e.source(&in.Source)))
+	o.add(kPlacement, e.term(e.placement(&in.Placement)))
+	o.add(kBlastRadius, e.term(radii))
+	o.add(kNow, e.term(e.now(&in.Now)))
+	o.add(kApprovals, e.term(e.approvals(in.Approvals)))
+	o.add(kActiveExperiments, e.term(e.active(&in.ActiveExperiments)))
 	return o.object(), nil
 }
 
-func (e *encoder) experiment(x *ExperimentInput, p *projection) (ast.Value, error) {
+func (e *encoder) experiment(x *ExperimentInput) (ast.Value, error) {
+	// Addressable, as in json.Marshal(&input): pointer-receiver marshalers
+	// apply.
+	v := reflect.ValueOf(&x.Spec).Elem()
+	spec, err := typeEncoder(v.Type())(e, v)
+	if err != nil {
+		return nil, err
+	}
 	var o objectBuilder
-	if c, ok := p.child("metadata"); ok {
-		o.add(kMetadata, e.term(e.metadata(&x.Metadata, c)))
-	}
-	if c, ok := p.child("spec"); ok {
-		// Addressable, as in json.Marshal(&input): pointer-receiver
-		// marshalers apply.
-		spec, err := e.projectValue(reflect.ValueOf(&x.Spec).Elem(), c)
-		if err != nil {
-			return nil, err
-		}
-		o.add(kSpec, e.term(spec))
-	}
-	if _, ok := p.child("faultKind"); ok {
-		o.add(kFaultKind, e.str(x.FaultKind))
-	}
+	o.add(kMetadata, e.term(e.metadata(&x.Metadata)))
+	o.add(kSpec, e.term(spec))
+	o.add(kFaultKind, e.str(x.FaultKind))
 	return o.object(), nil
 }
 
-func (e *encoder) metadata(m *MetadataInput, p *projection) ast.Value {
+func (e *encoder) metadata(m *MetadataInput) ast.Value {
 	var o objectBuilder
-	if _, ok := p.child("name"); ok {
-		o.add(kName, e.str(m.Name))
+	o.add(kName, e.str(m.Name))
+	o.add(kNamespace, e.str(m.Namespace))
+	if len(m.Labels) > 0 {
+		o.add(kLabels, e.term(e.stringMap(m.Labels)))
 	}
-	if _, ok := p.child("namespace"); ok {
-		o.add(kNamespace, e.str(m.Namespace))
-	}
-	if c, ok := p.child("labels"); ok && len(m.Labels) > 0 {
-		o.add(kLabels, e.term(e.projectAST(e.stringMap(m.Labels), c)))
-	}
-	if c, ok := p.child("annotations"); ok && len(m.Annotations) > 0 {
-		o.add(kAnnotations, e.term(e.projectAST(e.stringMap(m.Annotations), c)))
+	if len(m.Annotations) > 0 {
+		o.add(kAnnotations, e.term(e.stringMap(m.Annotations)))
 	}
 	return o.object()
 }
 
-func (e *encoder) source(s *SourceInput, p *projection) ast.Value {
+func (e *encoder) source(s *SourceInput) ast.Value {
 	var o objectBuilder
-	if _, ok := p.child("namespace"); ok && s.Namespace != "" {
+	if s.Namespace != "" {
 		o.add(kNamespace, e.str(s.Namespace))
 	}
-	if _, ok := p.child("name"); ok && s.Name != "" {
+	if s.Name != "" {
 		o.add(kName, e.str(s.Name))
 	}
-	if c, ok := p.child("labels"); ok && len(s.Labels) > 0 {
-		o.add(kLabels, e.term(e.projectAST(e.stringMap(s.Labels), c)))
+	if len(s.Labels) > 0 {
+		o.add(kLabels, e.term(e.stringMap(s.Labels)))
 	}
-	if _, ok := p.child("url"); ok {
-		o.add(kURL, e.str(s.URL))
-	}
-	if _, ok := p.child("revision"); ok {
-		o.add(kRevision, e.str(s.Revision))
-	}
-	if _, ok := p.child("author"); ok && s.Author != "" {
+	o.add(kURL, e.str(s.URL))
+	o.add(kRevision, e.str(s.Revision))
+	if s.Author != "" {
 		o.add(kAuthor, e.str(s.Author))
 	}
-	if _, ok := p.child("signer"); ok && s.Signer != "" {
+	if s.Signer != "" {
 		o.add(kSigner, e.str(s.Signer))
 	}
 	return o.object()
 }
 
-func (e *encoder) placement(pl *PlacementInput, p *projection) ast.Value {
+func (e *encoder) placement(pl *PlacementInput) ast.Value {
 	var o objectBuilder
-	if _, ok := p.child("targets"); ok {
-		o.add(kTargets, e.term(e.targets(pl.Targets)))
-	}
+	o.add(kTargets, e.term(e.targets(pl.Targets)))
 	return o.object()
 }
 
-// targets converts the list whole: a path stops at an array.
 func (e *encoder) targets(ts []TargetInput) ast.Value {
 	if ts == nil {
 		return ast.Null{}
@@ -206,17 +176,11 @@ func (e *encoder) blastRadii(bs []BlastRadius) (ast.Value, error) {
 	return ast.NewArray(elems...), nil
 }
 
-func (e *encoder) now(n *NowInput, p *projection) ast.Value {
+func (e *encoder) now(n *NowInput) ast.Value {
 	var o objectBuilder
-	if _, ok := p.child("time"); ok {
-		o.add(kTime, e.str(n.Time))
-	}
-	if _, ok := p.child("ns"); ok {
-		o.add(kNS, e.term(intValue(n.NS)))
-	}
-	if _, ok := p.child("timeZone"); ok {
-		o.add(kTimeZone, e.str(n.TimeZone))
-	}
+	o.add(kTime, e.str(n.Time))
+	o.add(kNS, e.term(intValue(n.NS)))
+	o.add(kTimeZone, e.str(n.TimeZone))
 	return o.object()
 }
 
@@ -253,13 +217,13 @@ func (e *encoder) userIdentity(u *v1alpha1.UserIdentity) ast.Value {
 	return o.object()
 }
 
-func (e *encoder) active(a *ActiveExperiments, p *projection) ast.Value {
+func (e *encoder) active(a *ActiveExperiments) ast.Value {
 	var o objectBuilder
-	if c, ok := p.child("clusters"); ok && len(a.Clusters) > 0 {
-		o.add(kClusters, e.term(e.projectAST(e.countMap(a.Clusters), c)))
+	if len(a.Clusters) > 0 {
+		o.add(kClusters, e.term(e.countMap(a.Clusters)))
 	}
-	if c, ok := p.child("agents"); ok && len(a.Agents) > 0 {
-		o.add(kAgents, e.term(e.projectAST(e.countMap(a.Agents), c)))
+	if len(a.Agents) > 0 {
+		o.add(kAgents, e.term(e.countMap(a.Agents)))
 	}
 	return o.object()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"slices"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -28,8 +27,6 @@ type prepared struct {
 	compiler *ast.Compiler
 	store    storage.Store
 	query    ast.Body
-	// reads is what the query can read of the input.
-	reads reads
 
 	// program is the query's plan, nil when decisions run on topdown;
 	// data is the data document it reads (the parameters).
@@ -45,8 +42,7 @@ const resultVar = ast.Var("__faultline_decision__")
 // prepare partially evaluates the aggregator rule against the parameters.
 // A builtin error found here (a malformed duration in the parameters, say)
 // is returned, so that a broken parameter fails at compile time.
-func prepare(ctx context.Context, parsed map[string]*ast.Module, compiler *ast.Compiler, store storage.Store) (*prepared, error) {
-	sources := slices.Collect(maps.Values(parsed))
+func prepare(ctx context.Context, compiler *ast.Compiler, store storage.Store) (*prepared, error) {
 	query := ast.NewBody(ast.Equality.Expr(ast.NewTerm(resultVar), ast.NewTerm(aggregatorRef)))
 	pq, err := rego.New(
 		rego.Compiler(compiler),
@@ -67,13 +63,11 @@ func prepare(ctx context.Context, parsed map[string]*ast.Module, compiler *ast.C
 		// the rules as written.
 		p, err := finishPrepare(compiler.Modules, store, query)
 		if err == nil {
-			p.reads = findReads(sources, query)
 			p.plan(ctx, query)
 		}
 		return p, err
 	}
 	residual, support := pq.Queries[0], pq.Support
-	rd := findReads(append(sources, support...), residual)
 
 	// Candidates from the most to the least optimised: folding and inlining
 	// are optimisations, so should their output not compile, the partial
@@ -98,7 +92,6 @@ func prepare(ctx context.Context, parsed map[string]*ast.Module, compiler *ast.C
 	var p *prepared
 	for _, c := range candidates {
 		if p, err = finishPrepare(compilerModules(compiler, c.support), store, c.query); err == nil {
-			p.reads = rd
 			p.plan(ctx, c.query)
 			return p, nil
 		}

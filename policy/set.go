@@ -2,7 +2,6 @@ package policy
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -15,16 +14,13 @@ import (
 // Set is an immutable collection of compiled policies that decide together.
 type Set struct {
 	policies []*Policy
-	// reads is the part of the input the policies on topdown can read
-	// (nil: all of it); Decide converts only that for them.
-	reads *projection
 }
 
 // NewSet collects policies, ordered by name.
 func NewSet(policies ...*Policy) *Set {
 	ps := slices.Clone(policies)
 	sort.Slice(ps, func(i, j int) bool { return ps[i].name < ps[j].name })
-	return &Set{policies: ps, reads: projectionOf(ps)}
+	return &Set{policies: ps}
 }
 
 // Len returns how many policies the set holds.
@@ -33,19 +29,10 @@ func (s *Set) Len() int { return len(s.policies) }
 // Decide judges an input with every policy whose scope covers it and merges
 // their decisions. With no applicable policy the experiment is allowed: deny
 // by default is a policy's to say (a ChaosPolicy with deny rules and an empty
-// scope covers everything). Policies on irvm read the input on demand; for
-// those on topdown, only the parts some of them can read are converted.
+// scope covers everything). Policies on irvm read the input on demand; those
+// on topdown take it converted, once for all of them.
 func (s *Set) Decide(ctx context.Context, in *Input) (Decision, error) {
-	return s.decide(ctx, in, nil)
-}
-
-// decide is Decide converting the input with shared, the parts converted
-// for other inputs of a Batch (nil: none).
-func (s *Set) decide(ctx context.Context, in *Input, shared *sharedParts) (Decision, error) {
 	var d Decision
-	// A policy on irvm reads the input on demand; one on topdown takes
-	// it converted, projected to what the set's policies read. Each form
-	// is made once, when a policy first needs it.
 	var lazy *lazyInput
 	var value ast.Value
 	for _, p := range s.policies {
@@ -62,7 +49,7 @@ func (s *Set) decide(ctx context.Context, in *Input, shared *sharedParts) (Decis
 			pd, err = p.evaluateLazy(ctx, lazy)
 		} else {
 			if value == nil {
-				if value, err = s.convert(in, shared); err != nil {
+				if value, err = in.Value(); err != nil {
 					return Decision{}, err
 				}
 			}
@@ -76,18 +63,6 @@ func (s *Set) decide(ctx context.Context, in *Input, shared *sharedParts) (Decis
 	sortDecision(&d)
 	d.settle()
 	return d, nil
-}
-
-// convert converts what the set's policies can read of in (see
-// projection), once for all of them, taking the parts a Batch has converted
-// already from shared (nil: none).
-func (s *Set) convert(in *Input, shared *sharedParts) (ast.Value, error) {
-	e := &encoder{shared: shared}
-	v, err := e.input(in, s.reads)
-	if err != nil {
-		return nil, fmt.Errorf("converting policy input: %w", err)
-	}
-	return v, nil
 }
 
 // Applies reports whether the policy's scope covers the input's experiment.

@@ -15,8 +15,7 @@ import (
 
 // A plan must not depend on how many decisions run at once: the results of
 // one worker and of many are the same, in the experiments' order, whether
-// the policies run on irvm or on topdown (walk keeps a policy there), whose
-// inputs the plan's batch converts with shared parts.
+// the policies run on irvm or on topdown (walk keeps a policy there).
 func TestPlanParallelEqualsSerial(t *testing.T) {
 	exps := varied()[:3000]
 	walker, err := policy.Compile(t.Context(), policy.Spec{Name: "walker", Modules: []policy.Module{{Name: "w.rego",

@@ -25,7 +25,7 @@ type placements struct {
 
 // resolved is one placement's waves, its targets as the policy input lists
 // them, and their workload sizes. Every experiment with the placement shares
-// the slices, so that a policy.Batch converts them once.
+// the slices.
 type resolved struct {
 	once    sync.Once
 	waves   []Wave

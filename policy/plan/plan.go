@@ -98,12 +98,8 @@ func Plan(ctx context.Context, exps []v1alpha1.Experiment, opts Options) ([]Resu
 	pl := &planner{
 		opts:       &opts,
 		placements: newPlacements(&opts),
-		// The parts of every input that do not depend on the experiment
-		// (time, source, active counts, the placed targets) are converted
-		// once for the policies on topdown.
-		batch:     opts.Policies.Batch(),
-		now:       policy.NewNow(now),
-		approvals: approvals,
+		now:        policy.NewNow(now),
+		approvals:  approvals,
 	}
 	parallel := opts.Parallel
 	if parallel <= 0 {
@@ -129,7 +125,6 @@ func Plan(ctx context.Context, exps []v1alpha1.Experiment, opts Options) ([]Resu
 type planner struct {
 	opts       *Options
 	placements *placements
-	batch      *policy.Batch
 	now        policy.NowInput
 	approvals  map[string][]v1alpha1.Approval
 }
@@ -153,7 +148,7 @@ func (pl *planner) planOne(ctx context.Context, e *v1alpha1.Experiment) (Result,
 			in.BlastRadius[i] = policy.EstimateBlastRadius(&e.Spec, t.Kind, t.Name, placed.sizes[i])
 		}
 	}
-	d, err := pl.batch.Decide(ctx, in)
+	d, err := pl.opts.Policies.Decide(ctx, in)
 	if err != nil {
 		return Result{}, err
 	}

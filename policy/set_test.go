@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/open-policy-agent/opa/v1/ast"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1alpha1 "github.com/faultline-dev/faultline/crds/v1alpha1"
@@ -13,12 +12,12 @@ import (
 )
 
 // Set.Decide reads the input on demand for policies on irvm, and converts
-// only what its policies can read for those on topdown. Either way the
-// decisions must be those of the whole input, for the library over the
-// benchmark's 1,000 distinct inputs and the tests' inputs, and for custom
-// policies that read the input whole, through object.get, or parts the
-// library leaves alone.
-func TestProjectedDecisionsEqualFull(t *testing.T) {
+// it with the hand-written converters for those on topdown. Either way the
+// decisions must be those of the input converted through JSON, for the
+// library over the benchmark's 1,000 distinct inputs and the tests'
+// inputs, and for custom policies that read the input whole, through
+// object.get, or parts the library leaves alone.
+func TestSetDecisionsEqualFull(t *testing.T) {
 	custom := func(name, src string) *policy.Policy {
 		t.Helper()
 		p, err := policy.Compile(t.Context(), policy.Spec{Name: name, Modules: []policy.Module{{Name: name + ".rego", Source: "package " + name + "\n\n" + src + "\n"}}})
@@ -43,14 +42,13 @@ deny contains "no author" if not input.source.author`)
 	for _, tc := range []struct {
 		name     string
 		policies []*policy.Policy
-		readsAll bool
 	}{
-		{"library", []*policy.Policy{lib}, false},
-		{"reads input whole", []*policy.Policy{lib, whole}, true},
-		{"object.get", []*policy.Policy{objectGet}, false},
-		{"library and object.get", []*policy.Policy{lib, objectGet}, false},
-		{"paths", []*policy.Policy{paths, dynamic}, false},
-		{"everything", []*policy.Policy{lib, objectGet, paths, dynamic, whole}, true},
+		{"library", []*policy.Policy{lib}},
+		{"reads input whole", []*policy.Policy{lib, whole}},
+		{"object.get", []*policy.Policy{objectGet}},
+		{"library and object.get", []*policy.Policy{lib, objectGet}},
+		{"paths", []*policy.Policy{paths, dynamic}},
+		{"everything", []*policy.Policy{lib, objectGet, paths, dynamic, whole}},
 	} {
 		onTopdown := make([]*policy.Policy, len(tc.policies))
 		for i, p := range tc.policies {
@@ -58,11 +56,6 @@ deny contains "no author" if not input.source.author`)
 		}
 		for engine, set := range map[string]*policy.Set{"irvm": policy.NewSet(tc.policies...), "topdown": policy.NewSet(onTopdown...)} {
 			t.Run(tc.name+" on "+engine, func(t *testing.T) {
-				// Policies on irvm read the input on demand: nothing is
-				// converted up front for them.
-				if got, want := policy.ReadsAll(set), tc.readsAll && engine == "topdown"; got != want {
-					t.Fatalf("converts the whole input: %v, want %v", got, want)
-				}
 				findings := 0
 				for i, in := range inputs {
 					want, err := policy.DecideFull(t.Context(), set, in)
@@ -74,7 +67,7 @@ deny contains "no author" if not input.source.author`)
 						t.Fatal(err)
 					}
 					if !reflect.DeepEqual(got, want) {
-						t.Fatalf("input %d:\nprojected %+v\n    whole %+v", i, got, want)
+						t.Fatalf("input %d:\n    set %+v\n   JSON %+v", i, got, want)
 					}
 					findings += len(got.Denials) + len(got.Warnings) + len(got.ApprovalsRequired)
 				}
@@ -82,66 +75,6 @@ deny contains "no author" if not input.source.author`)
 					t.Fatal("no input drew a finding: equal decisions prove nothing")
 				}
 			})
-		}
-	}
-}
-
-// A rule reading a field makes that field part of what is converted for a
-// policy on topdown: two experiments with different names are told apart
-// by a policy that reads names, however it reads them.
-func TestProjectionHoldsWhatPoliciesRead(t *testing.T) {
-	for name, src := range map[string]string{
-		"path":       `deny contains "x" if input.experiment.metadata.name == "bad"`,
-		"object.get": `deny contains "x" if object.get(input, ["experiment", "metadata", "name"], "") == "bad"`,
-		"whole":      `deny contains "x" if { i := input; i.experiment.metadata.name == "bad" }`,
-		"dynamic":    `deny contains "x" if { some k; input.experiment.metadata[k] == "bad" }`,
-	} {
-		t.Run(name, func(t *testing.T) {
-			p, err := policy.Compile(t.Context(), policy.Spec{Name: "names", Modules: []policy.Module{{Name: "n.rego", Source: "package names\n\n" + src + "\n"}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			set := policy.NewSet(policy.OnTopdown(p))
-			good, bad := baseline(), baseline()
-			bad.Experiment.Metadata.Name = "bad"
-			if d, err := set.Decide(t.Context(), good); err != nil || !d.Allowed {
-				t.Fatalf("good denied: %+v, %v", d, err)
-			}
-			if d, err := set.Decide(t.Context(), bad); err != nil || d.Allowed {
-				t.Fatalf("bad allowed (%v): the name was left out of the conversion", err)
-			}
-		})
-	}
-}
-
-// The library never reads the source, the experiment's name or labels, or
-// the time as text: its projection leaves them out, which is the point.
-func TestLibraryProjectionLeavesOutWhatNoRuleReads(t *testing.T) {
-	in := benchInput()
-	in.Experiment.Metadata.Labels = map[string]string{"owner": "shop"}
-	// The projection serves policies on topdown.
-	v, err := policy.SetInputValue(policy.NewSet(policy.OnTopdown(library(t, ""))), in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj := v.(ast.Object)
-	for _, path := range []string{"source", "experiment.metadata.name", "experiment.metadata.labels", "now.time"} {
-		if _, err := obj.Find(ast.MustParseRef("x." + path)[1:]); err == nil {
-			t.Errorf("%s converted though no rule reads it", path)
-		}
-	}
-	full, err := in.Value()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, path := range []string{"experiment.spec", "placement.targets", "blastRadius", "approvals", "now.ns", "experiment.metadata.namespace"} {
-		ref := ast.MustParseRef("x." + path)[1:]
-		got, err := obj.Find(ref)
-		if err != nil {
-			t.Fatalf("%s left out though rules read it", path)
-		}
-		if want, _ := full.Find(ref); got.Compare(want) != 0 {
-			t.Errorf("%s = %v, want %v", path, got, want)
 		}
 	}
 }
