@@ -10,9 +10,10 @@ import "github.com/open-policy-agent/opa/v1/ast"
 type encoder struct {
 	termChunk []ast.Term
 	ptrChunk  []*ast.Term
-	// recycled, when set, hands out the chunks instead of make: those of
-	// an earlier conversion nothing references any more (see lazyInput).
-	recycled *chunks
+	// termChunks and ptrChunks, when set, hand out the chunks: those of an
+	// earlier conversion nothing references any more (see lazyInput).
+	termChunks *chunkList[ast.Term]
+	ptrChunks  *chunkList[*ast.Term]
 }
 
 const (
@@ -23,7 +24,7 @@ const (
 // term returns a new term holding v.
 func (e *encoder) term(v ast.Value) *ast.Term {
 	if len(e.termChunk) == 0 {
-		e.termChunk = e.recycled.termChunk()
+		e.termChunk = e.termChunks.next(termChunkSize)
 	}
 	t := &e.termChunk[0]
 	e.termChunk = e.termChunk[1:]
@@ -39,54 +40,40 @@ func (e *encoder) terms(n int) []*ast.Term {
 		return make([]*ast.Term, n)
 	}
 	if len(e.ptrChunk) < n {
-		e.ptrChunk = e.recycled.ptrChunk()
+		e.ptrChunk = e.ptrChunks.next(ptrChunkSize)
 	}
 	s := e.ptrChunk[:n:n]
 	e.ptrChunk = e.ptrChunk[n:]
 	return s
 }
 
-// chunks keeps every chunk an encoder took, for the next conversion to
-// take again once reset. A nil *chunks makes new ones.
-type chunks struct {
-	terms  [][]ast.Term
-	ptrs   [][]*ast.Term
-	nterms int
-	nptrs  int
+// chunkList hands out chunks of Ts and keeps each one it made, to hand it
+// out again once reset. A nil *chunkList makes a new chunk every time.
+type chunkList[T any] struct {
+	all  [][]T
+	used int
 }
 
-func (c *chunks) termChunk() []ast.Term {
+// next returns a chunk of n Ts, all zero; a list is always asked for the
+// same n.
+func (c *chunkList[T]) next(n int) []T {
 	if c == nil {
-		return make([]ast.Term, termChunkSize)
+		return make([]T, n)
 	}
-	if c.nterms == len(c.terms) {
-		c.terms = append(c.terms, make([]ast.Term, termChunkSize))
+	if c.used == len(c.all) {
+		c.all = append(c.all, make([]T, n))
 	}
-	c.nterms++
-	return c.terms[c.nterms-1]
-}
-
-func (c *chunks) ptrChunk() []*ast.Term {
-	if c == nil {
-		return make([]*ast.Term, ptrChunkSize)
-	}
-	if c.nptrs == len(c.ptrs) {
-		c.ptrs = append(c.ptrs, make([]*ast.Term, ptrChunkSize))
-	}
-	c.nptrs++
-	return c.ptrs[c.nptrs-1]
+	c.used++
+	return c.all[c.used-1]
 }
 
 // reset zeroes the chunks handed out, which drops what they referenced,
 // and makes them available again.
-func (c *chunks) reset() {
-	for _, t := range c.terms[:c.nterms] {
-		clear(t)
+func (c *chunkList[T]) reset() {
+	for _, ch := range c.all[:c.used] {
+		clear(ch)
 	}
-	for _, p := range c.ptrs[:c.nptrs] {
-		clear(p)
-	}
-	c.nterms, c.nptrs = 0, 0
+	c.used = 0
 }
 
 // objectBuilder collects an object's pairs before ast.NewObject copies

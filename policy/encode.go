@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -350,8 +349,6 @@ type structInfo struct {
 	// of a few dozen fields.
 	names []string
 	plain bool
-	// lazy holds each field's lazyType once a lazyDoc has read it.
-	lazy []atomic.Pointer[lazyType]
 }
 
 // field returns the index of the field named name.
@@ -371,8 +368,7 @@ func structInfoOf(t reflect.Type) *structInfo {
 		return i.(*structInfo)
 	}
 	fields, ok := structFields(t)
-	info := &structInfo{fields: fields, plain: ok && t != durationType && !hasMarshaler(t),
-		lazy: make([]atomic.Pointer[lazyType], len(fields))}
+	info := &structInfo{fields: fields, plain: ok && t != durationType && !hasMarshaler(t)}
 	for _, f := range fields {
 		name := string(f.name.Value.(ast.String))
 		if slices.Contains(info.names, name) {

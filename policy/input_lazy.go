@@ -27,13 +27,13 @@ type lazyInput struct {
 	// err is the first conversion that failed; the decision fails with it.
 	err  error
 	root *lazyDoc
-	// docs is the chunk the next documents are taken from: a plan reaches
-	// a dozen or two of them. docChunks are all the chunks, ndocs how many
-	// are in use.
-	docs      []lazyDoc
-	docChunks [][]lazyDoc
-	ndocs     int
-	chunks    chunks
+	// free is what is left of the chunk the next documents are taken
+	// from: a plan reaches a dozen or two of them.
+	free []lazyDoc
+	// The chunks of documents, terms and term slices the decision took.
+	docs  chunkList[lazyDoc]
+	terms chunkList[ast.Term]
+	ptrs  chunkList[*ast.Term]
 }
 
 const docChunkSize = 8
@@ -47,74 +47,49 @@ func newLazyInput(in *Input) *lazyInput {
 	if li == nil {
 		li = new(lazyInput)
 	}
-	li.enc.recycled = &li.chunks
+	li.enc = encoder{termChunks: &li.terms, ptrChunks: &li.ptrs}
 	// Addressable, as in json.Marshal(&input): pointer-receiver marshalers
 	// apply.
-	li.root = li.structDoc(reflect.ValueOf(in).Elem(), lazyTypeOf(reflect.TypeFor[Input]()))
+	li.root = li.doc(reflect.ValueOf(in).Elem(), lazyTypeOf(reflect.TypeFor[Input]()))
 	return li
 }
 
 // release zeroes what the decision used, so that the pool keeps no input
 // alive, and returns li to the pool.
 func (li *lazyInput) release() {
-	for _, c := range li.docChunks[:li.ndocs] {
-		clear(c)
-	}
-	li.chunks.reset()
-	li.ndocs, li.docs = 0, nil
+	li.docs.reset()
+	li.terms.reset()
+	li.ptrs.reset()
 	li.enc = encoder{}
-	li.err, li.root = nil, nil
+	li.err, li.root, li.free = nil, nil, nil
 	lazyInputs.Put(li)
 }
 
 // value is the input as irvm takes it.
 func (li *lazyInput) value() ast.Value { return &li.root.lazy }
 
-type docKind uint8
-
-const (
-	docStruct docKind = iota
-	docSlice
-	docMap
-)
-
 // lazyDoc is one object or array of a lazyInput: a plain struct, a slice
-// or a map with string keys.
+// or a map with string keys (lt.shape says which).
 type lazyDoc struct {
 	lazy irvm.Lazy
 	term ast.Term
 	li   *lazyInput
 	v    reflect.Value
-	// lt is v's type's: its fields' (docStruct) or elements' (docSlice).
-	lt *lazyType
+	lt   *lazyType
 	// kids are the values handed out, by field or element index, so that a
 	// plan reading input.now twice converts it once.
 	kids []*ast.Term
-	kind docKind
-	// labels is set when v is a map[string]string: no reflection per
-	// lookup.
-	labels bool
 }
 
-func (li *lazyInput) doc(v reflect.Value, kind docKind) *lazyDoc {
-	if len(li.docs) == 0 {
-		if li.ndocs == len(li.docChunks) {
-			li.docChunks = append(li.docChunks, make([]lazyDoc, docChunkSize))
-		}
-		li.docs = li.docChunks[li.ndocs]
-		li.ndocs++
+func (li *lazyInput) doc(v reflect.Value, lt *lazyType) *lazyDoc {
+	if len(li.free) == 0 {
+		li.free = li.docs.next(docChunkSize)
 	}
-	d := &li.docs[0]
-	li.docs = li.docs[1:]
-	*d = lazyDoc{li: li, v: v, kind: kind}
+	d := &li.free[0]
+	li.free = li.free[1:]
+	*d = lazyDoc{li: li, v: v, lt: lt}
 	d.lazy.Doc = d
 	d.term.Value = &d.lazy
-	return d
-}
-
-func (li *lazyInput) structDoc(v reflect.Value, lt *lazyType) *lazyDoc {
-	d := li.doc(v, docStruct)
-	d.lt = lt
 	return d
 }
 
@@ -129,24 +104,17 @@ func (li *lazyInput) child(v reflect.Value, lt *lazyType) *ast.Term {
 		}
 		e := v.Elem()
 		if v.Kind() == reflect.Pointer {
-			return li.child(e, lt.elemType(e.Type()))
+			return li.child(e, lt.kid(0, e.Type()))
 		}
 		return li.child(e, lazyTypeOf(e.Type()))
 	case shapeStruct:
-		return &li.structDoc(v, lt).term
-	case shapeSlice:
+		return &li.doc(v, lt).term
+	case shapeSlice, shapeMap:
 		if v.IsNil() {
 			return ast.InternedNullTerm
 		}
-		d := li.doc(v, docSlice)
-		d.lt = lt
-		return &d.term
-	case shapeMap:
-		if v.IsNil() {
-			return ast.InternedNullTerm
-		}
-		if d, ok := li.mapDoc(v); ok {
-			return &d.term
+		if lt.shape == shapeSlice || validKeys(v, lt) {
+			return &li.doc(v, lt).term
 		}
 	}
 	x, err := lt.enc(&li.enc, v)
@@ -157,23 +125,46 @@ func (li *lazyInput) child(v reflect.Value, lt *lazyType) *ast.Term {
 	return li.enc.term(x)
 }
 
+// validKeys reports whether every key of the map v is valid UTF-8; when
+// one is not, the map is converted whole, since encoding/json may merge
+// such keys.
+func validKeys(v reflect.Value, lt *lazyType) bool {
+	if lt.labels {
+		for k := range v.Interface().(map[string]string) {
+			if !utf8.ValidString(k) {
+				return false
+			}
+		}
+		return true
+	}
+	for it := v.MapRange(); it.Next(); {
+		if !utf8.ValidString(it.Key().String()) {
+			return false
+		}
+	}
+	return true
+}
+
 // lazyType is how child treats values of one type, found once per type.
 type lazyType struct {
 	shape shape
 	info  *structInfo // shapeStruct
-	enc   encoderFunc // everything else
-	// elem is the element type's, once read, of pointers and slices.
-	elem atomic.Pointer[lazyType]
+	enc   encoderFunc
+	// labels is set for map[string]string: looked up without reflection.
+	labels bool
+	// kids hold, once read, the lazyTypes of a struct's fields, or of a
+	// pointer's, slice's or map's elements (kid 0).
+	kids []atomic.Pointer[lazyType]
 }
 
-// elemType returns lt's element lazyType, t.
-func (lt *lazyType) elemType(t reflect.Type) *lazyType {
-	if e := lt.elem.Load(); e != nil {
-		return e
+// kid returns the lazyType of lt's kid i, of type t.
+func (lt *lazyType) kid(i int, t reflect.Type) *lazyType {
+	if k := lt.kids[i].Load(); k != nil {
+		return k
 	}
-	e := lazyTypeOf(t)
-	lt.elem.Store(e)
-	return e
+	k := lazyTypeOf(t)
+	lt.kids[i].Store(k)
+	return k
 }
 
 type shape uint8
@@ -195,7 +186,7 @@ func lazyTypeOf(t reflect.Type) *lazyType {
 	if lt, ok := lazyTypes.Load(t); ok {
 		return lt.(*lazyType)
 	}
-	lt := &lazyType{shape: shapeValue, enc: typeEncoder(t)}
+	lt := &lazyType{shape: shapeValue, enc: typeEncoder(t), labels: t == stringMapType}
 	if !hasMarshaler(t) {
 		switch t.Kind() {
 		case reflect.Pointer, reflect.Interface:
@@ -214,30 +205,13 @@ func lazyTypeOf(t reflect.Type) *lazyType {
 			}
 		}
 	}
+	n := 1
+	if lt.info != nil {
+		n = len(lt.info.fields)
+	}
+	lt.kids = make([]atomic.Pointer[lazyType], n)
 	x, _ := lazyTypes.LoadOrStore(t, lt)
 	return x.(*lazyType)
-}
-
-// mapDoc is a document over a map, unless a key is not valid UTF-8:
-// encoding/json may merge such keys, so the map is converted whole.
-func (li *lazyInput) mapDoc(v reflect.Value) (*lazyDoc, bool) {
-	if v.Type() == stringMapType {
-		m := v.Interface().(map[string]string)
-		for k := range m {
-			if !utf8.ValidString(k) {
-				return nil, false
-			}
-		}
-		d := li.doc(v, docMap)
-		d.labels = true
-		return d, true
-	}
-	for it := v.MapRange(); it.Next(); {
-		if !utf8.ValidString(it.Key().String()) {
-			return nil, false
-		}
-	}
-	return li.doc(v, docMap), true
 }
 
 func (li *lazyInput) fail(err error) {
@@ -248,8 +222,8 @@ func (li *lazyInput) fail(err error) {
 
 // Get implements irvm.Doc.
 func (d *lazyDoc) Get(key *ast.Term) *ast.Term {
-	switch d.kind {
-	case docStruct:
+	switch d.lt.shape {
+	case shapeStruct:
 		s, ok := key.Value.(ast.String)
 		if !ok {
 			return nil
@@ -259,7 +233,7 @@ func (d *lazyDoc) Get(key *ast.Term) *ast.Term {
 			return nil
 		}
 		return d.field(i)
-	case docSlice:
+	case shapeSlice:
 		n, ok := key.Value.(ast.Number)
 		if !ok {
 			return nil
@@ -271,7 +245,7 @@ func (d *lazyDoc) Get(key *ast.Term) *ast.Term {
 		k := d.kid(i, d.v.Len())
 		if *k == nil {
 			e := d.v.Index(i)
-			*k = d.li.child(e, d.lt.elemType(e.Type()))
+			*k = d.li.child(e, d.lt.kid(0, e.Type()))
 		}
 		return *k
 	default:
@@ -279,7 +253,7 @@ func (d *lazyDoc) Get(key *ast.Term) *ast.Term {
 		if !ok {
 			return nil
 		}
-		if d.labels {
+		if d.lt.labels {
 			if x, ok := d.v.Interface().(map[string]string)[string(s)]; ok {
 				return d.li.enc.str(x)
 			}
@@ -289,7 +263,7 @@ func (d *lazyDoc) Get(key *ast.Term) *ast.Term {
 		if !x.IsValid() {
 			return nil
 		}
-		return d.li.child(x, lazyTypeOf(x.Type()))
+		return d.li.child(x, d.lt.kid(0, x.Type()))
 	}
 }
 
@@ -302,12 +276,7 @@ func (d *lazyDoc) field(i int) *ast.Term {
 		if f.omitted(fv) {
 			*k = omitted
 		} else {
-			lt := d.lt.info.lazy[i].Load()
-			if lt == nil {
-				lt = lazyTypeOf(fv.Type())
-				d.lt.info.lazy[i].Store(lt)
-			}
-			*k = d.li.child(fv, lt)
+			*k = d.li.child(fv, d.lt.kid(i, fv.Type()))
 		}
 	}
 	if *k == omitted {
@@ -329,7 +298,7 @@ func (d *lazyDoc) kid(i, n int) **ast.Term {
 
 // Len implements irvm.Doc.
 func (d *lazyDoc) Len() int {
-	if d.kind != docStruct {
+	if d.lt.shape != shapeStruct {
 		return d.v.Len()
 	}
 	n := 0
@@ -343,11 +312,11 @@ func (d *lazyDoc) Len() int {
 }
 
 // IsArray implements irvm.Doc.
-func (d *lazyDoc) IsArray() bool { return d.kind == docSlice }
+func (d *lazyDoc) IsArray() bool { return d.lt.shape == shapeSlice }
 
 // Value implements irvm.Doc.
 func (d *lazyDoc) Value() ast.Value {
-	x, err := typeEncoder(d.v.Type())(&d.li.enc, d.v)
+	x, err := d.lt.enc(&d.li.enc, d.v)
 	if err != nil {
 		d.li.fail(err)
 		return nil

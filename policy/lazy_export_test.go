@@ -52,7 +52,7 @@ func sameDoc(got, want *ast.Term, path string) error {
 			return err
 		}
 		probes := []*ast.Term{ast.StringTerm("no-such-key"), ast.InternedTerm(0)}
-		if d, ok := lz.Doc.(*lazyDoc); ok && d.kind == docStruct {
+		if d, ok := lz.Doc.(*lazyDoc); ok && d.lt.shape == shapeStruct {
 			// Every field's name: those encoding/json omits are absent.
 			for _, f := range d.lt.info.fields {
 				probes = append(probes, f.name)
