@@ -187,19 +187,11 @@ func (f *frame) run(b *block, l []*ast.Term) (int, error) {
 				return 0, nil
 			}
 		case opIsArray:
-			if lz, ok := lazyOf(raw(in.a, l)); ok {
-				if !lz.Doc.IsArray() {
-					return 0, nil
-				}
-			} else if _, ok := value[*ast.Array](get(in.a, l)); !ok {
+			if !isArray(raw(in.a, l)) {
 				return 0, nil
 			}
 		case opIsObject:
-			if lz, ok := lazyOf(raw(in.a, l)); ok {
-				if lz.Doc.IsArray() {
-					return 0, nil
-				}
-			} else if _, ok := value[ast.Object](get(in.a, l)); !ok {
+			if !isObject(raw(in.a, l)) {
 				return 0, nil
 			}
 		case opIsSet:
@@ -306,20 +298,11 @@ func (f *frame) scanStmt(in *instr, l []*ast.Term) (int, error) {
 		return ctlEnd, nil
 	}
 	if lz, ok := lazyOf(src); ok {
-		if !lz.Doc.IsArray() {
-			// Objects are scanned converted: the body reads every key.
-			src = lz.Term()
-		} else {
-			for i := range lz.Doc.Len() {
-				k := ast.InternedTerm(i)
-				l[in.key], l[in.val] = k, lz.Doc.Get(k)
-				if ctl, err := f.iteration(in, l); ctl != ctlNext || err != nil {
-					return ctl, err
-				}
-			}
-			return ctlEnd, nil
+		if lz.Doc.IsArray() {
+			return f.scanDoc(in, l, lz.Doc)
 		}
-		if src == nil {
+		// Objects are scanned converted: the body reads every key.
+		if src = lz.Term(); src == nil {
 			return ctlEnd, nil
 		}
 	}
@@ -348,6 +331,18 @@ func (f *frame) scanStmt(in *instr, l []*ast.Term) (int, error) {
 		f.scan = saved
 		if s.ctl != ctlNext || s.err != nil {
 			return s.ctl, s.err
+		}
+	}
+	return ctlEnd, nil
+}
+
+// scanDoc is scanStmt over a Lazy array, element by element.
+func (f *frame) scanDoc(in *instr, l []*ast.Term, d Doc) (int, error) {
+	for i := range d.Len() {
+		k := ast.InternedTerm(i)
+		l[in.key], l[in.val] = k, d.Get(k)
+		if ctl, err := f.iteration(in, l); ctl != ctlNext || err != nil {
+			return ctl, err
 		}
 	}
 	return ctlEnd, nil

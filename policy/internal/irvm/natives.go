@@ -98,20 +98,11 @@ func nativeObjectGet(a []*ast.Term) *ast.Term {
 	return cmp.Or(curr, def)
 }
 
-// count: builtinCount ([]rune(s) counts as RuneCountInString does). The
-// collection may be Lazy.
+// count: builtinCount, which counts what length does. The collection may
+// be Lazy.
 func nativeCount(a []*ast.Term) *ast.Term {
-	switch v := a[0].Value.(type) {
-	case *Lazy:
-		return ast.InternedTerm(v.Doc.Len())
-	case *ast.Array:
-		return ast.InternedTerm(v.Len())
-	case ast.Object:
-		return ast.InternedTerm(v.Len())
-	case ast.Set:
-		return ast.InternedTerm(v.Len())
-	case ast.String:
-		return ast.InternedTerm(utf8.RuneCountInString(string(v)))
+	if n, ok := length(a[0]); ok {
+		return ast.InternedTerm(n)
 	}
 	return nil
 }

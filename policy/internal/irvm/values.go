@@ -67,6 +67,23 @@ func length(t *ast.Term) (int, bool) {
 	return 0, false
 }
 
+// isArray and isObject test a value's type; a Lazy's is its Doc's.
+func isArray(t *ast.Term) bool {
+	if lz, ok := lazyOf(t); ok {
+		return lz.Doc.IsArray()
+	}
+	_, ok := value[*ast.Array](t)
+	return ok
+}
+
+func isObject(t *ast.Term) bool {
+	if lz, ok := lazyOf(t); ok {
+		return !lz.Doc.IsArray()
+	}
+	_, ok := value[ast.Object](t)
+	return ok
+}
+
 // upsert returns base with v at path, copying every object on the path so
 // that base, which other evaluations may share, is never modified. A
 // missing or non-object step becomes an empty object.
