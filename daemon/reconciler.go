@@ -254,12 +254,6 @@ func (r *InjectionReconciler) applyTarget(ctx context.Context, inj *v1alpha1.Inj
 	if err != nil {
 		return faults.Status{}, err
 	}
-	if inj.Spec.Fault.Kind() != "pod/failure" {
-		// Only pod/failure selects containers. The target is part of a
-		// fault's spec hash, so keeping them would re-apply a network
-		// fault whenever the kubelet restarts one of the pod's containers.
-		target.Containers = nil
-	}
 	return r.Engine.Apply(ctx, &faults.Request{
 		ID: id, Injection: injectionKey(inj), Fault: inj.Spec.Fault, Target: target,
 		Peers: inj.Spec.Peers, Deadline: inj.Spec.Deadline.Time,

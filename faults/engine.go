@@ -210,14 +210,20 @@ func (e *Engine) Validate(ctx context.Context, req *Request) error {
 	return err
 }
 
-// SpecHash identifies a request's effect: a changed hash means the fault
-// must be recovered and applied again.
-func SpecHash(req *Request) string {
+// SpecHash identifies the effect of req on h, its fault's handler: a
+// changed hash means the fault must be recovered and applied again. The
+// target's containers count only for a handler that reads them (see
+// ContainerReader).
+func SpecHash(req *Request, h Handler) string {
+	t := req.Target
+	if cr, ok := h.(ContainerReader); !ok || !cr.ReadsContainers() {
+		t.Containers = nil
+	}
 	raw, _ := json.Marshal(struct {
 		F any
 		T Target
 		P []string
-	}{req.Fault, req.Target, req.Peers})
+	}{req.Fault, t, req.Peers})
 	sum := sha256.Sum256(raw)
 	return hex.EncodeToString(sum[:8])
 }
@@ -239,7 +245,7 @@ func (e *Engine) Apply(ctx context.Context, req *Request) (Status, error) {
 	if !req.Deadline.After(time.Now()) {
 		return Status{}, fmt.Errorf("apply %s: deadline %s has passed", req.ID, req.Deadline.Format(time.RFC3339))
 	}
-	hash := SpecHash(req)
+	hash := SpecHash(req, h)
 
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -58,7 +58,7 @@ const podFailureRounds = 5
 // It needs pod targets, which only the node daemon has, so it is not in
 // Builtin; the daemon registers it.
 func PodFailure() Handler {
-	return Pair[podFailureState]{Prep: preparePodFailure, Do: applyPodFailure, Undo: recoverPodFailure}
+	return Pair[podFailureState]{Prep: preparePodFailure, Do: applyPodFailure, Undo: recoverPodFailure, Containers: true}
 }
 
 func preparePodFailure(_ context.Context, _ *Env, req *Request) (string, podFailureState, error) {

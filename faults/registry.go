@@ -47,13 +47,28 @@ type Handler interface {
 	Recover(ctx context.Context, env *Env, undo json.RawMessage) error
 }
 
+// ContainerReader is implemented by the handlers of faults whose effect
+// depends on the target's containers (Target.Containers). Only for them
+// are the containers part of the spec hash: a container the kubelet
+// restarts changes them, which must re-apply a fault on that container and
+// must not re-apply one on the pod's network.
+type ContainerReader interface {
+	ReadsContainers() bool
+}
+
 // Pair adapts three typed functions (prepare, apply, recover) to a Handler;
 // S is the fault's plan and undo record, stored in the journal as JSON.
 type Pair[S any] struct {
 	Prep func(ctx context.Context, env *Env, req *Request) (path string, undo S, err error)
 	Do   func(ctx context.Context, env *Env, undo *S) (Live, error)
 	Undo func(ctx context.Context, env *Env, undo *S) error
+	// Containers is set when Prep reads Target.Containers (see
+	// ContainerReader).
+	Containers bool
 }
+
+// ReadsContainers implements ContainerReader.
+func (p Pair[S]) ReadsContainers() bool { return p.Containers }
 
 // Prepare implements Handler.
 func (p Pair[S]) Prepare(ctx context.Context, env *Env, req *Request) (Plan, error) {

@@ -121,3 +121,27 @@ func TestEngineJournalsBeforeEffect(t *testing.T) {
 		t.Error("an unregistered fault kind was accepted")
 	}
 }
+
+// A container the kubelet restarts changes the target's containers: that
+// re-applies pod/failure, which freezes containers, and nothing else (a
+// network fault on the pod stays as it is).
+func TestSpecHashCountsContainersOnlyWhereTheFaultReadsThem(t *testing.T) {
+	req := &Request{
+		Fault:  v1alpha1.FaultSpec{Network: &v1alpha1.NetworkFault{Action: v1alpha1.NetworkLoss}},
+		Target: Target{Key: "shop/web-0", Containers: []Container{{Name: "app", Pids: []int{100}}}},
+	}
+	restarted := *req
+	restarted.Target.Containers = []Container{{Name: "app", Pids: []int{200}}}
+	network := Pair[struct{}]{}
+	if SpecHash(req, network) != SpecHash(&restarted, network) {
+		t.Error("a container restart changes a network fault's spec hash")
+	}
+	if SpecHash(req, PodFailure()) == SpecHash(&restarted, PodFailure()) {
+		t.Error("a container restart leaves pod/failure's spec hash as it was")
+	}
+	moved := *req
+	moved.Target.NetnsPath = "/run/netns/other"
+	if SpecHash(req, network) == SpecHash(&moved, network) {
+		t.Error("a new network namespace leaves a network fault's spec hash as it was")
+	}
+}
