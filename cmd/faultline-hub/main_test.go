@@ -58,30 +58,14 @@ func TestHubServesProbesAndMetrics(t *testing.T) {
 		t.Errorf("metrics endpoint serves no controller-runtime metrics:\n%.500s", body)
 	}
 
-	// The webhook receiver is up and refuses unsigned pushes.
-	// (It starts with the leader-elected runnables, just after readiness.)
-	var resp *http.Response
-	var err error
-	for range 100 {
-		if resp, err = http.Post("http://"+hookAddr+"/hook/github", "application/json", strings.NewReader("{}")); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	// The webhook receiver (every replica) and the agent API (the leader's
+	// runnables, started once the caches have synced) come up after
+	// readiness, so both are polled until they accept connections.
+	resp := postWhenUp(t, "http://"+hookAddr+"/hook/github", "{}", done)
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("unsigned push got %d, want 401", resp.StatusCode)
 	}
-
-	// The agent API is up and refuses a registration without a join token.
-	resp, err = http.Post("http://"+agentAddr+"/v1/register", "application/json", strings.NewReader(`{"token":"nope","hostname":"h1"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp = postWhenUp(t, "http://"+agentAddr+"/v1/register", `{"token":"nope","hostname":"h1"}`, done)
 	if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("registration with a bad token got %d, want 401 (or 400)", resp.StatusCode)
 	}
@@ -100,6 +84,7 @@ func TestHubServesProbesAndMetrics(t *testing.T) {
 func waitOK(t *testing.T, url string, done <-chan error) string {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
+	client := &http.Client{Timeout: 5 * time.Second}
 	var last string
 	for time.Now().Before(deadline) {
 		select {
@@ -107,7 +92,7 @@ func waitOK(t *testing.T, url string, done <-chan error) string {
 			t.Fatalf("hub exited early: %v", err)
 		default:
 		}
-		resp, err := http.Get(url)
+		resp, err := client.Get(url)
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
@@ -122,4 +107,28 @@ func waitOK(t *testing.T, url string, done <-chan error) string {
 	}
 	t.Fatalf("%s never answered 200: %s", url, last)
 	return ""
+}
+
+// postWhenUp posts body to url until the server accepts the connection (30 s
+// at most) and returns the response with its body closed.
+func postWhenUp(t *testing.T, url, body string, done <-chan error) *http.Response {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	client := &http.Client{Timeout: 5 * time.Second}
+	for {
+		select {
+		case err := <-done:
+			t.Fatalf("hub exited early: %v", err)
+		default:
+		}
+		resp, err := client.Post(url, "application/json", strings.NewReader(body))
+		if err == nil {
+			resp.Body.Close()
+			return resp
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never accepted a connection: %v", url, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -10,6 +12,8 @@ import (
 
 // addProbes registers liveness and readiness checks. Readiness waits for the
 // informer caches, so a hub that cannot list its kinds is not sent traffic.
+// It answers within two seconds either way: a probe that hangs tells the
+// caller nothing, and kubelet would give up on it after its own timeout.
 // (fluxcd/pkg/runtime/probes.SetupChecks exits the process on error; the hub
 // returns errors instead.)
 func addProbes(mgr ctrl.Manager) error {
@@ -17,7 +21,9 @@ func addProbes(mgr ctrl.Manager) error {
 		return fmt.Errorf("adding health check: %w", err)
 	}
 	if err := mgr.AddReadyzCheck("informers", func(req *http.Request) error {
-		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
+		ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
+		defer cancel()
+		if !mgr.GetCache().WaitForCacheSync(ctx) {
 			return fmt.Errorf("informer caches not synced")
 		}
 		return nil
