@@ -13,6 +13,10 @@ import (
 
 var bucketFaults = []byte("faults")
 
+// journalLockWait is how long Open waits for another process to let go of
+// the journal file before failing (tests shorten it).
+var journalLockWait = 5 * time.Second
+
 // Record is one journaled fault: written before the fault takes effect,
 // deleted once it is recovered. Undo is all Recover needs.
 type Record struct {
@@ -40,7 +44,12 @@ func OpenJournal(path string) (*Journal, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("journal directory: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: journalLockWait})
+	if errors.Is(err, bolt.ErrTimeout) {
+		// The usual cause: a standalone agent and a fleet agent (or two
+		// daemons) started with the same default journal path.
+		return nil, fmt.Errorf("open journal %s: another process holds it (each agent or daemon needs its own journal): %w", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open journal %s: %w", path, err)
 	}

@@ -81,6 +81,27 @@ func TestJournalRoundTrip(t *testing.T) {
 
 // TestEngineJournalsBeforeEffect runs a real handler (it writes a file)
 // that checks, at the moment it acts, that its undo record is journaled.
+// Two agents started with the same journal path: the second is told the
+// journal is taken and that each needs its own, instead of a bare timeout.
+func TestJournalHeldByAnotherSaysSo(t *testing.T) {
+	defer func(d time.Duration) { journalLockWait = d }(journalLockWait)
+	journalLockWait = 100 * time.Millisecond
+	path := filepath.Join(t.TempDir(), "journal.db")
+	first, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	second, err := OpenJournal(path)
+	if err == nil {
+		second.Close()
+		t.Fatal("a second OpenJournal of a held journal succeeded")
+	}
+	if !strings.Contains(err.Error(), "another process holds it") || !strings.Contains(err.Error(), path) {
+		t.Errorf("error %q does not say the journal %s is held", err, path)
+	}
+}
+
 func TestEngineJournalsBeforeEffect(t *testing.T) {
 	dir := t.TempDir()
 	reg := NewRegistry()
