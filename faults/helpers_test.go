@@ -3,7 +3,6 @@ package faults_test
 import (
 	"context"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/faultline-dev/faultline/crds/v1alpha1"
 	"github.com/faultline-dev/faultline/faults"
+	"github.com/faultline-dev/faultline/internal/testground"
 	"github.com/faultline-dev/faultline/internal/testground/netns"
 )
 
@@ -86,18 +86,8 @@ func assertNothingOurs(t *testing.T, nsNames ...string) {
 	}
 }
 
-// helperProcs lists running helper processes.
-func helperProcs() []string {
-	entries, _ := os.ReadDir("/proc")
-	var out []string
-	for _, e := range entries {
-		raw, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err == nil && strings.HasPrefix(string(raw), faults.HelperArg0+"\x00") {
-			out = append(out, e.Name()+": "+strings.ReplaceAll(string(raw), "\x00", " "))
-		}
-	}
-	return out
-}
+// helperProcs lists the running helper processes this test binary started.
+func helperProcs() []string { return testground.OwnProcs(faults.HelperArg0) }
 
 func measured(s faults.Status, name string) (float64, bool) {
 	for _, m := range s.Measured {

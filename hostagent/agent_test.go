@@ -65,10 +65,11 @@ func TestAgentRunsHubInjectionAndDeadMansSwitch(t *testing.T) {
 		t.Errorf("RTT rose by %v, want about 100ms", inc)
 	}
 
-	// The hub goes away: every hub-issued fault must be gone within lease + 1s.
+	// The hub goes away: every hub-issued fault must be gone once the lease
+	// runs out (the slack is for a loaded machine; the log shows the time).
 	stopped := time.Now()
 	ts.Close()
-	if !testground.Eventually(lease+time.Second, func() bool { return netns.FaultsLeft(t, a.NsName, faults.TablePrefix) == "" }) {
+	if !testground.Eventually(lease+5*time.Second, func() bool { return netns.FaultsLeft(t, a.NsName, faults.TablePrefix) == "" }) {
 		t.Fatalf("fault still in place %v after the hub stopped (lease %v):\n%s", time.Since(stopped), lease, netns.FaultsLeft(t, a.NsName, faults.TablePrefix))
 	}
 	t.Logf("recovered %v after the hub stopped (lease %v)", time.Since(stopped), lease)

@@ -42,16 +42,14 @@ func ours(t *testing.T, nsName string) (tables, qdiscs bool) {
 	return strings.Contains(rs, faults.TablePrefix), strings.Contains(qs, "fa00:")
 }
 
+// helpers lists the pids of the running fault helpers that this test's
+// daemons started.
 func helpers() []string {
-	entries, _ := os.ReadDir("/proc")
-	var out []string
-	for _, e := range entries {
-		raw, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err == nil && strings.HasPrefix(string(raw), faults.HelperArg0+"\x00") {
-			out = append(out, e.Name())
-		}
+	var pids []string
+	for _, p := range testground.OwnProcs(faults.HelperArg0) {
+		pids = append(pids, strings.SplitN(p, ":", 2)[0])
 	}
-	return out
+	return pids
 }
 
 // TestDaemonSurvivesKill9 runs the real faultline-daemon binary against a

@@ -68,21 +68,26 @@ func TestApproveWait(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The "hub": once an approval exists, the run starts.
+	// The "hub": once an approval exists and the CLI has said it waits,
+	// the run starts.
+	var errOut syncBuffer
 	admitted := make(chan error, 1)
 	go func() {
 		admitted <- wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			if !strings.Contains(errOut.String(), "waiting for shop/checkout") {
+				return false, nil
+			}
 			list := &v1alpha1.ApprovalList{}
 			if err := hub.Client.List(ctx, list, client.InNamespace("shop")); err != nil || len(list.Items) == 0 {
 				return false, nil //nolint:nilerr // keep polling
 			}
-			time.Sleep(300 * time.Millisecond) // so that the CLI sees it waiting first
 			exp.Status.Phase = v1alpha1.PhaseInjecting
 			return true, hub.Client.Status().Update(ctx, exp)
 		})
 	}()
-	out, stderr, code := runCLI(t, "approve", "-n", "shop", "checkout", "--revision", "2222222", "--wait", "--progress", "--timeout", "30s",
+	out, code := runCLIStderr(t, &errOut, "approve", "-n", "shop", "checkout", "--revision", "2222222", "--wait", "--progress", "--timeout", "30s",
 		"--kubeconfig", kubeconfig, "-o", "json")
+	stderr := errOut.String()
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
 	}

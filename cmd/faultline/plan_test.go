@@ -19,22 +19,31 @@ import (
 // main would use.
 func runCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	var out, errOut bytes.Buffer
+	var errOut syncBuffer
+	out, code := runCLIStderr(t, &errOut, args...)
+	return out, errOut.String(), code
+}
+
+// runCLIStderr is runCLI writing standard error to errOut, which another
+// goroutine may read while the command runs.
+func runCLIStderr(t *testing.T, errOut *syncBuffer, args ...string) (string, int) {
+	t.Helper()
+	var out bytes.Buffer
 	cmd := newRootCommand()
 	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
+	cmd.SetErr(errOut)
 	cmd.SetArgs(args)
 	err := cmd.Execute()
 	code := 0
 	if err != nil {
-		errOut.WriteString(err.Error())
+		_, _ = errOut.Write([]byte(err.Error()))
 		code = 1
 		var coded interface{ ExitCode() int }
 		if errors.As(err, &coded) {
 			code = coded.ExitCode()
 		}
 	}
-	return out.String(), errOut.String(), code
+	return out.String(), code
 }
 
 const planFleet = `- name: staging-eu
