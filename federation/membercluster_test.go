@@ -86,7 +86,7 @@ func startHub(t *testing.T, hub *cluster.Cluster) context.Context {
 		t.Fatal(err)
 	}
 	cache := federation.NewClusterCache(cluster.Scheme(), ctrl.Log.WithName("clustercache"), federation.ClusterCacheOptions{
-		ProbeInterval: time.Second, ProbeTimeout: time.Second, MaxBackoff: time.Second,
+		ProbeInterval: time.Second, ProbeTimeout: 5 * time.Second, MaxBackoff: time.Second,
 	})
 	r := &federation.MemberClusterReconciler{Client: mgr.GetClient(), Cache: cache,
 		Recorder: mgr.GetEventRecorder("faultline-hub"), ResyncInterval: 30 * time.Second}

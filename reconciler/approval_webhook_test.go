@@ -344,13 +344,15 @@ func testProdExperimentWaitsForApprovalOfItsCurrentRevision(t *testing.T, h *pol
 		c := conditions.Get(got, v1alpha1.AdmittedCondition)
 		return conditions.IsTrue(got, v1alpha1.AdmittedCondition), string(got.Status.Phase) + " " + condString(c)
 	})
-	got := &v1alpha1.Approval{}
-	if err := h.admin.Get(ctx, client.ObjectKeyFromObject(current), got); err != nil {
-		t.Fatal(err)
-	}
-	if !conditions.IsTrue(got, meta.ReadyCondition) {
-		t.Errorf("current approval not Ready: %s", condString(conditions.Get(got, meta.ReadyCondition)))
-	}
+	// The Approval's own status comes from another controller, which may
+	// finish after the Experiment's.
+	polEventually(t, "the current approval to be Ready", func() (bool, string) {
+		got := &v1alpha1.Approval{}
+		if err := h.admin.Get(ctx, client.ObjectKeyFromObject(current), got); err != nil {
+			return false, err.Error()
+		}
+		return conditions.IsTrue(got, meta.ReadyCondition), condString(conditions.Get(got, meta.ReadyCondition))
+	})
 }
 
 func polCreate(t *testing.T, c client.Client, obj client.Object) {

@@ -71,7 +71,7 @@ func startFleet(t testing.TB, labels map[string]map[string]string, o fleetOption
 		t.Fatal(err)
 	}
 	cache := federation.NewClusterCache(cluster.Scheme(), ctrl.Log.WithName("clustercache"), federation.ClusterCacheOptions{
-		ProbeInterval: time.Second, ProbeTimeout: time.Second, MaxBackoff: time.Second,
+		ProbeInterval: time.Second, ProbeTimeout: 5 * time.Second, MaxBackoff: time.Second,
 	})
 	if err := (&federation.MemberClusterReconciler{Client: mgr.GetClient(), Cache: cache}).SetupWithManager(mgr); err != nil {
 		t.Fatal(err)

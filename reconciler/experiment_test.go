@@ -130,15 +130,15 @@ func TestDeleteAndAbortRecoverEverywhere(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		eventually(t, 5*time.Second, how+": every injection gone", func() bool { return all() == 0 })
+		eventually(t, 30*time.Second, how+": every injection gone", func() bool { return all() == 0 })
 		t.Logf("%s: every injection gone %v after the request", how, time.Since(start).Round(time.Millisecond))
 		if how == "abort" {
-			eventually(t, 5*time.Second, "phase Aborted", func() bool {
+			eventually(t, 30*time.Second, "phase Aborted", func() bool {
 				e := getExperiment(t, f.hub.Client, exp.Name)
 				return e.Status.Phase == v1alpha1.PhaseAborted && e.Status.Verdict != nil && e.Status.Verdict.Result == v1alpha1.VerdictAborted
 			})
 		} else {
-			eventually(t, 5*time.Second, "the experiment to be gone", func() bool {
+			eventually(t, 30*time.Second, "the experiment to be gone", func() bool {
 				return f.hub.Client.Get(context.Background(), client.ObjectKeyFromObject(exp), &v1alpha1.Experiment{}) != nil
 			})
 		}
@@ -152,7 +152,9 @@ func TestUnreachableMemberResumes(t *testing.T) {
 	m := f.members["edge"]
 	runningPods(t, m.Client, "shop", "checkout", "node-1")
 	startExecutor(t, f.ctx, "edge", m.Client)
-	exp := twoWaveExperiment("edge-latency", 3*time.Second)
+	// Long enough that the member is stopped, and seen stopped, while the
+	// fault is on, however slow the machine.
+	exp := twoWaveExperiment("edge-latency", 10*time.Second)
 	exp.Spec.Placement.Waves = nil
 	mustCreate(f.ctx, t, f.hub.Client, exp)
 	eventually(t, 30*time.Second, "running", func() bool {
@@ -169,7 +171,7 @@ func TestUnreachableMemberResumes(t *testing.T) {
 	if err := m.StartAPIServer(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "the run to complete after the member came back", func() bool {
+	eventually(t, 60*time.Second, "the run to complete after the member came back", func() bool {
 		e := getExperiment(t, f.hub.Client, exp.Name)
 		return e.Status.Phase == v1alpha1.PhaseCompleted && e.Status.Verdict.Result == v1alpha1.VerdictPassed && !e.Status.Targets[0].Unreachable
 	})

@@ -118,7 +118,7 @@ func TestSteadyStateHoldsPasses(t *testing.T) {
 		named(promProbe(g.prom.URL, prom.P99Query, 0.2, v1alpha1.ProbeBefore, time.Second, 1), "ready"),
 		promProbe(g.prom.URL, prom.P99Query, 0.2, v1alpha1.ProbeDuring, time.Second, 2),
 		{Name: "root", Mode: v1alpha1.ProbeDuring, Interval: dur(time.Second), FailureThreshold: 1,
-			HTTP: &v1alpha1.HTTPProbe{URL: g.svc.URL, MaxLatency: dur(200 * time.Millisecond), BodyMatch: `^ok\s*$`}},
+			HTTP: &v1alpha1.HTTPProbe{URL: g.svc.URL, MaxLatency: dur(2 * time.Second), BodyMatch: `^ok\s*$`}},
 		named(promProbe(g.prom.URL, prom.P99Query, 0.2, v1alpha1.ProbeAfter, time.Second, 1), "back"),
 	}, verdict.Options{})
 	if err != nil {
@@ -212,8 +212,9 @@ func TestLatencyRaisedDuringAborts(t *testing.T) {
 	if measured := strconv.FormatFloat(last, 'g', 4, 64) + " > max"; !strings.Contains(v.Message, measured) {
 		t.Errorf("message %q lacks the measured value: %q", v.Message, measured)
 	}
-	// Aborted within failureThreshold × interval of the first breach seen.
-	if d := res.abortedAt.Sub(firstBreach); d > threshold*interval+500*time.Millisecond {
+	// Aborted within failureThreshold × interval of the first breach seen
+	// (and the time one more query may take on a loaded machine).
+	if d := res.abortedAt.Sub(firstBreach); d > threshold*interval+2*time.Second {
 		t.Errorf("aborted %s after the first breached evaluation, want within %s", d, threshold*interval)
 	}
 	t.Logf("latency raised at +0; first breach seen %s later (scrape and rate window), aborted %s later; measured p99 %.3fs > %v",
@@ -244,7 +245,7 @@ func TestMissingDataIsNeverAPass(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithTimeout(t.Context(), 4*time.Second)
+		ctx, cancel := context.WithTimeout(t.Context(), 8*time.Second)
 		defer cancel()
 		go func() {
 			time.Sleep(1500 * time.Millisecond)
@@ -277,14 +278,14 @@ func missingDataCases(t *testing.T, g ground, unreachable string) {
 			t.Parallel()
 			for _, mode := range []v1alpha1.ProbeMode{v1alpha1.ProbeBefore, v1alpha1.ProbeDuring, v1alpha1.ProbeAfter} {
 				set, err := verdict.NewSet([]v1alpha1.Probe{
-					{Name: "p99", Mode: mode, Interval: dur(time.Second), FailureThreshold: 1, Deadline: dur(1500 * time.Millisecond),
+					{Name: "p99", Mode: mode, Interval: dur(time.Second), FailureThreshold: 1, Deadline: dur(3 * time.Second),
 						Prometheus: &v1alpha1.PrometheusProbe{Address: tc.addr, Query: tc.query,
 							ThresholdRange: v1alpha1.ThresholdRange{Max: f(1e9)}}},
 				}, verdict.Options{})
 				if err != nil {
 					t.Fatal(err)
 				}
-				ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+				ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 				ev := set.Run(ctx, mode, func(v1alpha1.ProbeEvidence) { t.Errorf("%s: abort on missing data", mode) })
 				cancel()
 				v := verdict.Compute(verdict.Run{Evidence: ev, AbortOnBreach: true, Time: time.Now()})
@@ -339,7 +340,7 @@ func TestHTTPProbe(t *testing.T) {
 		want   v1alpha1.VerdictResult
 		detail string
 	}{
-		{"healthy", v1alpha1.HTTPProbe{URL: svc.URL, MaxLatency: dur(200 * time.Millisecond), BodyMatch: `^ok`}, 0, v1alpha1.VerdictPassed, ""},
+		{"healthy", v1alpha1.HTTPProbe{URL: svc.URL, MaxLatency: dur(time.Second), BodyMatch: `^ok`}, 0, v1alpha1.VerdictPassed, ""},
 		{"slow", v1alpha1.HTTPProbe{URL: svc.URL, MaxLatency: dur(100 * time.Millisecond)}, 250 * time.Millisecond, v1alpha1.VerdictFailed, "> max 100ms"},
 		{"wrong status", v1alpha1.HTTPProbe{URL: svc.URL + "nothing-here"}, 0, v1alpha1.VerdictFailed, "status 404, want 200"},
 		{"wrong body", v1alpha1.HTTPProbe{URL: svc.URL, BodyMatch: `^healthy`}, 0, v1alpha1.VerdictFailed, `body does not match "^healthy"`},
