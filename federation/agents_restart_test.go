@@ -86,10 +86,12 @@ func TestAgentHubRestartPreloadsCredentials(t *testing.T) {
 	second := httptest.NewTLSServer(api)
 	defer second.Close()
 	deadline := time.Now().Add(30 * time.Second)
-	for reads.lists.Load() == 0 && time.Now().Before(deadline) {
+	for api.KnownCredentials() < len(regs) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(500 * time.Millisecond) // the listed hashes are taken in
+	if n := reads.lists.Load(); n == 0 {
+		t.Fatalf("%d of %d credentials known after the restart, but no list was made", api.KnownCredentials(), len(regs))
+	}
 
 	for i, reg := range regs {
 		resp, out := post(t, second, agentapi.HeartbeatPath, reg.Credential, agentapi.HeartbeatRequest{Agent: reg.Agent, Seq: uint64(i + 1)})

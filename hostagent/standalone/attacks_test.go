@@ -27,7 +27,7 @@ func TestProcessKillAndStress(t *testing.T) {
 	t.Cleanup(func() { _ = sleep.Process.Kill() })
 
 	status, _, raw := a.call(t, "POST", "/v1/attacks", "application/json",
-		`{"fault":{"process":{"action":"kill","pid":`+strconv.Itoa(sleep.Process.Pid)+`,"signal":15}},"duration":"10s"}`)
+		`{"fault":{"process":{"action":"kill","pid":`+strconv.Itoa(sleep.Process.Pid)+`,"signal":15}},"duration":"60s"}`) // outlasts the stress below, however slow
 	if status != 201 {
 		t.Fatalf("process kill: %d %s", status, raw)
 	}

@@ -83,8 +83,10 @@ func testBinaryAttacks(t *testing.T, bin string) {
 	// whose deadline passes while the agent is down.
 	fillDir := mkdir(t, dir, "fill")
 	delayID := strings.TrimSpace(mustCLI(t, a, bin, "attack", "network", "delay", "--latency", "100ms", "--duration", "25s"))
-	fillID := strings.TrimSpace(mustCLI(t, a, bin, "attack", "disk", "fill", "--path", fillDir, "--size", "1Mi", "--duration", "2s"))
 	delayDeadline := listAttacks(t, a, bin)[delayID].Deadline
+	// The fill is made last, right before the kill, so that nothing slow
+	// runs between them and the live agent cannot reach its deadline.
+	fillID := strings.TrimSpace(mustCLI(t, a, bin, "attack", "disk", "fill", "--path", fillDir, "--size", "1Mi", "--duration", "2s"))
 	first.kill9(t)
 	if netns.FaultsLeft(t, a.NsName, faults.TablePrefix) == "" {
 		t.Fatal("nothing of the delay left after kill -9: the test would prove nothing")
