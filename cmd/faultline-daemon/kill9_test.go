@@ -84,7 +84,7 @@ func TestDaemonSurvivesKill9(t *testing.T) {
 	if err := os.WriteFile(targets, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	start := func() *exec.Cmd {
+	launch := func() *exec.Cmd {
 		cmd := exec.Command(bin, "--node-name", node, "--kubeconfig", kubeconfig, "--journal", journal,
 			"--static-targets", targets, "--metrics-addr", "0", "--health-addr", "0")
 		if err := cmd.Start(); err != nil {
@@ -100,11 +100,30 @@ func TestDaemonSurvivesKill9(t *testing.T) {
 		// Whatever happened: a daemon with no Injections left recovers
 		// everything in its journal on start; stop it gracefully.
 		_ = member.Client.DeleteAllOf(context.Background(), &v1alpha1.Injection{}, client.InNamespace(ns.Name))
-		cmd := start()
+		cmd := launch()
 		time.Sleep(3 * time.Second)
 		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+			t.Error("the last daemon did not stop within 30s of SIGTERM")
+		}
 	})
+	// start launches a daemon that is killed when the test ends, should a
+	// failure end it first (the cleanup above needs the journal free).
+	start := func() *exec.Cmd {
+		cmd := launch()
+		t.Cleanup(func() {
+			if cmd.ProcessState == nil {
+				kill(cmd)
+			}
+		})
+		return cmd
+	}
 
 	mkInj := func(name, pod string, f v1alpha1.FaultSpec) *v1alpha1.Injection {
 		return &v1alpha1.Injection{

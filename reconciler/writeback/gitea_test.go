@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,19 +38,27 @@ func TestCommitStatusesOnGitea(t *testing.T) {
 	if !testground.UnitOnly() {
 		go func() { cs, err := cluster.StartAll("hub"); hubc <- started{cs, err} }()
 	}
+	waitHub := sync.OnceValue(func() started { return <-hubc })
+	// Registered first: should Gitea or Prometheus fail to start, the
+	// control plane is still waited for and stopped, not left running.
+	t.Cleanup(func() {
+		if testground.UnitOnly() {
+			return
+		}
+		for _, c := range waitHub().cs {
+			if err := c.Stop(); err != nil {
+				t.Error(err)
+			}
+		}
+	})
 	g := gitea.Start(t)
 	svc := prom.StartService(t)
 	ps := prom.Start(t, svc.Addr)
-	h := <-hubc
+	h := waitHub()
 	if h.err != nil {
 		t.Fatalf("hub control plane: %v", h.err)
 	}
 	hub := h.cs[0]
-	t.Cleanup(func() {
-		if err := hub.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
 
 	g.CreateRepo(t, "chaos")
 	sha := g.Commit(t, "chaos", map[string]string{"experiments/latency.yaml": "kind: Experiment\n"}, "add latency experiment")
