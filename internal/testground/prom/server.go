@@ -2,6 +2,7 @@ package prom
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -148,7 +149,37 @@ func launch(bin, dir, cfg, addr string) (*Server, error) {
 		stopErr := s.stop()
 		return nil, errors.Join(fmt.Errorf("%w; output:\n%s", err, s.out.String()), stopErr)
 	}
+	if err := s.isOurs(ctx, filepath.Join(dir, "data")); err != nil {
+		stopErr := s.stop()
+		return nil, errors.Join(err, stopErr)
+	}
 	return s, nil
+}
+
+// isOurs checks that the Prometheus answering on the address is the one
+// just started: another test package's may have taken the port between
+// picking it and binding it, and then answers the readiness probe while
+// this one exits.
+func (s *Server) isOurs(ctx context.Context, dataDir string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/api/v1/status/flags", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("prometheus flags: %w", err)
+	}
+	defer resp.Body.Close()
+	var flags struct {
+		Data map[string]string `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&flags); err != nil {
+		return fmt.Errorf("prometheus flags: %w", err)
+	}
+	if got := flags.Data["storage.tsdb.path"]; got != dataDir {
+		return fmt.Errorf("another Prometheus (data in %q) answers on %s", got, s.URL)
+	}
+	return nil
 }
 
 func (s *Server) waitReady(ctx context.Context) error {
