@@ -9,6 +9,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 var bucketFaults = []byte("faults")
@@ -45,7 +46,7 @@ func OpenJournal(path string) (*Journal, error) {
 		return nil, fmt.Errorf("journal directory: %w", err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: journalLockWait})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		// The usual cause: a standalone agent and a fleet agent (or two
 		// daemons) started with the same default journal path.
 		return nil, fmt.Errorf("open journal %s: another process holds it (each agent or daemon needs its own journal): %w", path, err)
