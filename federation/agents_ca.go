@@ -246,8 +246,8 @@ func clientCertAgent(r *http.Request) (agent string, present bool) {
 
 // ConfigureTLS makes cfg (the agent API server's) ask for client
 // certificates from the agent CA: verified when given, and when
-// RequireClientCert is set, needed for heartbeats (registration comes
-// before an agent has one). A certificate from another CA fails the TLS
+// RequireClientCert is set, needed for heartbeats and renewals
+// (registration comes before an agent has one). A certificate from another CA fails the TLS
 // handshake. It does nothing without a CA.
 func (s *AgentServer) ConfigureTLS(cfg *tls.Config) {
 	if s.CA == nil || cfg == nil {

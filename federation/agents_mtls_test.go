@@ -123,6 +123,25 @@ func keyPair(t *testing.T, certPEM string, key *ecdsa.PrivateKey) *tls.Certifica
 	return &pair
 }
 
+// register registers host with token and a CSR asking for askCN, and
+// returns the hub's answer and the client certificate it signed.
+func (h *mtlsHub) register(t *testing.T, c *http.Client, token, host, askCN string) (agentapi.RegisterResponse, *tls.Certificate) {
+	t.Helper()
+	key, csr := csrFor(t, askCN)
+	code, out, err := testground.PostJSON(t.Context(), c, h.url+agentapi.RegisterPath, token, agentapi.RegisterRequest{Hostname: host, CSR: csr})
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("register %s: %d %s %v", host, code, out, err)
+	}
+	var reg agentapi.RegisterResponse
+	if err := json.Unmarshal(out, &reg); err != nil {
+		t.Fatal(err)
+	}
+	if reg.Certificate == "" {
+		t.Fatalf("register %s: no client certificate in the answer", host)
+	}
+	return reg, keyPair(t, reg.Certificate, key)
+}
+
 // With --agent-mtls: an agent registers with a CSR and heartbeats with the
 // certificate the hub signed; no certificate, another agent's certificate,
 // or a certificate from another CA is refused.
@@ -150,19 +169,7 @@ func TestAgentMutualTLS(t *testing.T) {
 
 	register := func(host, askCN string) (agentapi.RegisterResponse, *tls.Certificate) {
 		t.Helper()
-		key, csr := csrFor(t, askCN)
-		code, out, err := testground.PostJSON(ctx, anon, h.url+agentapi.RegisterPath, "join-token", agentapi.RegisterRequest{Hostname: host, CSR: csr})
-		if err != nil || code != http.StatusOK {
-			t.Fatalf("register %s: %d %s %v", host, code, out, err)
-		}
-		var reg agentapi.RegisterResponse
-		if err := json.Unmarshal(out, &reg); err != nil {
-			t.Fatal(err)
-		}
-		if reg.Certificate == "" {
-			t.Fatalf("register %s: no client certificate in the answer", host)
-		}
-		return reg, keyPair(t, reg.Certificate, key)
+		return h.register(t, anon, "join-token", host, askCN)
 	}
 	// Agent A asks for B's name in its CSR: the hub names A regardless.
 	regA, certA := register("host-a", "host-b")

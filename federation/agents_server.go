@@ -69,17 +69,19 @@ type AgentServer struct {
 	// DefaultAgentStatusWriteQPS.
 	StatusWriteQPS float64
 	// CA, when set, signs the client certificate an agent asks for at
-	// registration (mTLS); serve with ConfigureTLS so that a presented
-	// certificate is verified, and must name the agent it heartbeats for.
+	// registration (mTLS), and its successors when the agent renews it;
+	// serve with ConfigureTLS so that a presented certificate is verified,
+	// and must name the agent it heartbeats for.
 	CA *AgentCA
-	// RequireClientCert refuses registrations without a CSR and heartbeats
-	// without a client certificate from CA naming the agent. The bearer
-	// credential is checked either way: a stolen certificate alone, or a
-	// stolen credential alone, is not enough.
+	// RequireClientCert refuses registrations without a CSR, and heartbeats
+	// and renewals without a client certificate from CA naming the agent.
+	// The bearer credential is checked either way: a stolen certificate
+	// alone, or a stolen credential alone, is not enough.
 	RequireClientCert bool
 	// ClientCertTTL is the lifetime of signed client certificates; 0 means
-	// DefaultAgentClientCertTTL. An agent whose certificate expired
-	// registers again.
+	// DefaultAgentClientCertTTL. Agents renew theirs (agentapi.RenewPath)
+	// at two thirds of it; one whose certificate expired all the same (it
+	// was down that long) registers again, which needs a join token.
 	ClientCertTTL time.Duration
 	Log           logr.Logger
 	// Now is the clock; nil means time.Now.
@@ -135,6 +137,8 @@ func (s *AgentServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.register(w, r)
 	case agentapi.HeartbeatPath:
 		s.heartbeat(w, r)
+	case agentapi.RenewPath:
+		s.renew(w, r)
 	default:
 		writeErr(w, http.StatusNotFound, fmt.Errorf("no such endpoint %q", r.URL.Path))
 	}
@@ -370,6 +374,29 @@ func (s *AgentServer) credentialHash(ctx context.Context, agent string) ([]byte,
 	return st.credHash, nil
 }
 
+// authenticate tells whether r comes from agent: its bearer credential
+// must be agent's, and a verified client certificate, if presented (or
+// required by RequireClientCert), must name agent. It returns the status to
+// answer with when not. Heartbeats and certificate renewals share it.
+func (s *AgentServer) authenticate(r *http.Request, agent string) (status int, _ error) {
+	if certAgent, present := clientCertAgent(r); present && certAgent != agent {
+		return http.StatusForbidden, fmt.Errorf("client certificate does not name agent %q", agent)
+	} else if !present && s.RequireClientCert {
+		return http.StatusUnauthorized, errors.New("a client certificate from the hub's agent CA is required")
+	}
+	hash, err := s.credentialHash(r.Context(), agent)
+	if err != nil {
+		if errors.Is(err, errBadCredential) {
+			return http.StatusUnauthorized, err
+		}
+		return http.StatusInternalServerError, errors.New("hub could not check the credential")
+	}
+	if subtle.ConstantTimeCompare(hash, sha([]byte(bearer(r)))) != 1 {
+		return http.StatusUnauthorized, errBadCredential
+	}
+	return http.StatusOK, nil
+}
+
 func validateHeartbeat(req *agentapi.HeartbeatRequest) error {
 	var errs []error
 	if req.Agent == "" {
@@ -396,24 +423,8 @@ func (s *AgentServer) heartbeat(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, err)
 		return
 	}
-	if certAgent, present := clientCertAgent(r); present && certAgent != req.Agent {
-		writeErr(w, http.StatusForbidden, fmt.Errorf("client certificate does not name agent %q", req.Agent))
-		return
-	} else if !present && s.RequireClientCert {
-		writeErr(w, http.StatusUnauthorized, errors.New("a client certificate from the hub's agent CA is required"))
-		return
-	}
-	hash, err := s.credentialHash(r.Context(), req.Agent)
-	if err != nil {
-		if errors.Is(err, errBadCredential) {
-			writeErr(w, http.StatusUnauthorized, err)
-			return
-		}
-		writeErr(w, http.StatusInternalServerError, errors.New("hub could not check the credential"))
-		return
-	}
-	if subtle.ConstantTimeCompare(hash, sha([]byte(bearer(r)))) != 1 {
-		writeErr(w, http.StatusUnauthorized, errBadCredential)
+	if code, err := s.authenticate(r, req.Agent); err != nil {
+		writeErr(w, code, err)
 		return
 	}
 

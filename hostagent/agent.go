@@ -62,6 +62,9 @@ type Agent struct {
 	http   *http.Client
 
 	clientCert atomic.Pointer[tls.Certificate]
+	// renewal is the client certificate renewal's state; like cred, only
+	// the loop (step) touches it.
+	renewal renewal
 
 	mu            sync.Mutex
 	cred          *credential
@@ -142,7 +145,10 @@ func (a *Agent) Run(ctx context.Context) (retErr error) {
 	}
 }
 
-// step registers if needed, then heartbeats once and reconciles the answer.
+// step registers if needed, then heartbeats once and reconciles the answer,
+// and renews the client certificate when it is due. Registration and
+// renewal both replace the credential: they run here, in the loop
+// goroutine alone, so they never race.
 func (a *Agent) step(ctx context.Context, credPath string) error {
 	if a.cred != nil && a.o.Token != "" && certExpired(a.clientCert.Load(), time.Now()) {
 		a.o.Log.Info("client certificate expired, registering again")
@@ -160,7 +166,11 @@ func (a *Agent) step(ctx context.Context, credPath string) error {
 		a.cred = nil
 		return fmt.Errorf("credential refused, registering again: %w", err)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	a.renewIfDue(ctx, credPath)
+	return nil
 }
 
 func (a *Agent) register(ctx context.Context, credPath string) error {
@@ -187,7 +197,7 @@ func (a *Agent) register(ctx context.Context, credPath string) error {
 	}
 	c := &credential{Hub: a.o.Hub, Agent: resp.Agent, Credential: resp.Credential}
 	if resp.Certificate != "" {
-		c.Certificate, c.Key = resp.Certificate, string(keyPEM)
+		c.Certificate, c.Key, c.IssuedAt = resp.Certificate, string(keyPEM), time.Now()
 	}
 	if err := a.useCredential(c); err != nil {
 		return fmt.Errorf("register: %w", err)

@@ -21,13 +21,16 @@ import (
 )
 
 // mtlsServer serves h like tlsServer, asking for client certificates from
-// h's agent CA.
-func mtlsServer(t *testing.T, h *hub) (*httptest.Server, string) {
+// h's agent CA; configure adjusts the TLS configuration before it serves.
+func mtlsServer(t *testing.T, h *hub, configure ...func(*tls.Config)) (*httptest.Server, string) {
 	t.Helper()
 	plain, caFile := tlsServer(t, h, net.IPv4(127, 0, 0, 1))
 	cfg := plain.TLS.Clone()
 	plain.Close()
 	h.srv.ConfigureTLS(cfg)
+	for _, f := range configure {
+		f(cfg)
+	}
 	srv := httptest.NewUnstartedServer(h.srv)
 	srv.TLS = cfg
 	srv.StartTLS()

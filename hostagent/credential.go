@@ -27,6 +27,11 @@ type credential struct {
 	Credential  string `json:"credential"`
 	Certificate string `json:"certificate,omitempty"`
 	Key         string `json:"key,omitempty"`
+	// IssuedAt is the agent's clock when it received Certificate; renewal
+	// counts the certificate's lifetime from it rather than from NotBefore,
+	// which the hub backdates for clock skew. Zero in files written before
+	// renewal existed.
+	IssuedAt time.Time `json:"issuedAt,omitzero"`
 }
 
 // clientCertificate returns the credential's client certificate, nil when
@@ -43,7 +48,9 @@ func (c *credential) clientCertificate() (*tls.Certificate, error) {
 }
 
 // certExpired tells whether the credential's client certificate has
-// expired (then the hub refuses the TLS handshake: register again).
+// expired (then the hub refuses the TLS handshake: register again). Renewal
+// replaces it long before; it runs out only on an agent that was down, or
+// could not reach the hub, for the last third of its lifetime.
 func certExpired(cert *tls.Certificate, now time.Time) bool {
 	return cert != nil && cert.Leaf != nil && !now.Before(cert.Leaf.NotAfter)
 }

@@ -29,7 +29,9 @@ type hub struct {
 	client client.Client
 }
 
-func startHub(t *testing.T, lease time.Duration) *hub {
+// startHub starts the agent API (not serving it yet: see tlsServer);
+// configure adjusts it before its status loop starts, which reads it.
+func startHub(t *testing.T, lease time.Duration, configure ...func(*federation.AgentServer)) *hub {
 	t.Helper()
 	c := cluster.Start(t, "hub")[0]
 	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
@@ -37,6 +39,9 @@ func startHub(t *testing.T, lease time.Duration) *hub {
 		t.Fatal(err)
 	}
 	srv := &federation.AgentServer{Client: c.Client, Namespace: hubNS, Lease: lease, Grace: 2 * lease, StatusInterval: time.Minute}
+	for _, f := range configure {
+		f(srv)
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Start(ctx) }()
 	t.Cleanup(func() {

@@ -1,7 +1,7 @@
 // Package agentapi is the wire contract between a host agent and the hub's
 // agent API (federation.AgentServer): registration with a join token, then
-// heartbeats with a per-agent bearer credential. Both sides import it so the
-// two can never drift apart.
+// heartbeats and client certificate renewals with a per-agent bearer
+// credential. Both sides import it so the two can never drift apart.
 package agentapi
 
 import (
@@ -14,6 +14,7 @@ import (
 const (
 	RegisterPath  = "/v1/register"
 	HeartbeatPath = "/v1/heartbeat"
+	RenewPath     = "/v1/renew"
 )
 
 // RegisterRequest is what an agent reports about itself when it joins.
@@ -65,6 +66,24 @@ type HeartbeatRequest struct {
 type HeartbeatResponse struct {
 	Desired        []v1alpha1.Injection `json:"desired"`
 	LeaseExpiresAt time.Time            `json:"leaseExpiresAt"`
+}
+
+// RenewRequest asks the hub for a new client certificate before the current
+// one expires, so that an agent keeps its mTLS identity without a join
+// token. It is authenticated as a heartbeat is: the bearer credential in
+// the Authorization header, and the current client certificate, which must
+// name Agent, in the TLS handshake.
+type RenewRequest struct {
+	Agent string `json:"agent"`
+	// CSR is a PEM certificate request for a fresh key; the hub signs it
+	// naming Agent, whatever the request asks for.
+	CSR string `json:"csr"`
+}
+
+// RenewResponse carries the new PEM client certificate. The credential
+// stays the same; the previous certificate stays valid until it expires.
+type RenewResponse struct {
+	Certificate string `json:"certificate"`
 }
 
 // Error is the body of every non-2xx answer.
