@@ -18,11 +18,13 @@ import (
 
 // BenchmarkCommitToInjected measures the hub's end-to-end latency: a commit
 // is pushed and announced by webhook, and the clock stops when an Injection
-// of the new experiment exists in every one of 10 member clusters. Run with
+// of the new experiment exists in every one of 10 member clusters; then the
+// experiment is deleted from Git the same way, and a second clock stops
+// when no member holds an Injection of it. Run with
 //
 //	make bench-rollout   (go test -run '^$' -bench CommitToInjected -benchtime 20x ./reconciler/)
 //
-// It reports p50 and p99 over the iterations.
+// It reports p50 and p99 of both over the iterations.
 func BenchmarkCommitToInjected(b *testing.B) {
 	const members = 10
 	labels := map[string]map[string]string{}
@@ -49,7 +51,7 @@ func BenchmarkCommitToInjected(b *testing.B) {
 		Spec:       v1alpha1.ChaosSourceSpec{URL: url, Interval: metav1.Duration{Duration: time.Hour}},
 	})
 
-	var lat, applied []time.Duration
+	var lat, applied, removed []time.Duration
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		name := fmt.Sprintf("bench-%03d", i)
@@ -78,6 +80,27 @@ func BenchmarkCommitToInjected(b *testing.B) {
 			return true
 		})
 		lat = append(lat, time.Since(start))
+
+		// And out again: the experiment's file is deleted and pushed, and
+		// the clock stops when no member holds an Injection of it.
+		git.Commit(b, "chaos", "main", map[string]string{"experiments/" + name + ".yaml": ""}, "remove "+name)
+		start = time.Now()
+		pushHook(b, hook.URL, url, secret)
+		eventually(b, 60*time.Second, name+" gone from every member", func() bool {
+			for _, m := range f.members {
+				l := &v1alpha1.InjectionList{}
+				if err := m.Client.List(f.ctx, l); err != nil {
+					return false
+				}
+				for _, inj := range l.Items {
+					if inj.Spec.Owner.Experiment == "shop/"+name {
+						return false
+					}
+				}
+			}
+			return true
+		})
+		removed = append(removed, time.Since(start))
 	}
 	b.StopTimer()
 	pct := func(d []time.Duration, p float64) float64 {
@@ -89,6 +112,9 @@ func BenchmarkCommitToInjected(b *testing.B) {
 	// The share of it the source controller takes: webhook to Experiment in the hub.
 	b.ReportMetric(pct(applied, 0.50), "p50-applied-s")
 	b.ReportMetric(pct(applied, 0.99), "p99-applied-s")
+	// Removal: webhook to no Injection of the experiment left in any member.
+	b.ReportMetric(pct(removed, 0.50), "p50-removed-s")
+	b.ReportMetric(pct(removed, 0.99), "p99-removed-s")
 }
 
 const benchExperiment = `apiVersion: faultline.dev/v1alpha1
