@@ -68,7 +68,7 @@ func (o *options) bindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.agentTLSCert, "agent-tls-cert", "", "TLS certificate of the agent API.")
 	fs.StringVar(&o.agentTLSKey, "agent-tls-key", "", "TLS key of the agent API.")
 	fs.BoolVar(&o.agentInsecure, "agent-insecure", false, "Serve the agent API without TLS (local trials only: credentials travel in the clear).")
-	fs.BoolVar(&o.agentMTLS, "agent-mtls", false, "Require agents to present a client certificate from the agent CA (signed at registration) on every heartbeat, besides their credential.")
+	fs.BoolVar(&o.agentMTLS, "agent-mtls", false, "Require agents to present a client certificate from the agent CA (signed at registration, renewed by the agent at two thirds of its lifetime) on every heartbeat, besides their credential.")
 	fs.StringVar(&o.agentCACert, "agent-ca-cert", "", "Certificate of the CA that signs agents' client certificates. Empty: the hub keeps its own in the Secret "+federation.AgentCASecretName+", created on first start.")
 	fs.StringVar(&o.agentCAKey, "agent-ca-key", "", "Key of --agent-ca-cert.")
 	fs.DurationVar(&o.agentStatusInterval, "agent-status-interval", federation.DefaultAgentStatusInterval, "Slow cadence of HostAgent status writes when nothing changed (changes are written at once).")
