@@ -147,7 +147,7 @@ func (d *demo) startFleet(ctx context.Context, examples string) (*fleet, error) 
 	}
 	if d.root {
 		for _, env := range envs {
-			if err := d.startDaemon(f, env); err != nil {
+			if err := d.startDaemon(ctx, f, env); err != nil {
 				return nil, err
 			}
 		}
@@ -379,7 +379,7 @@ func (d *demo) setupHub(ctx context.Context, f *fleet, examples string) error {
 	return os.WriteFile(filepath.Join(d.dir, "webhook-secret"), []byte(f.webhookSecret), 0o600)
 }
 
-func (d *demo) startDaemon(f *fleet, env string) error {
+func (d *demo) startDaemon(ctx context.Context, f *fleet, env string) error {
 	dir := filepath.Join(d.dir, "daemon-"+env)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -407,7 +407,10 @@ func (d *demo) startDaemon(f *fleet, env string) error {
 		return err
 	}
 	f.daemons[env] = c
-	return nil
+	// Serving its probes means it bound its ports and its manager runs: a
+	// daemon that could not start fails the setup here, naming itself,
+	// instead of an experiment later.
+	return waitHTTP(ctx, "http://"+health+"/healthz", c, 60*time.Second)
 }
 
 func (d *demo) startHub(ctx context.Context, f *fleet) error {

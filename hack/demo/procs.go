@@ -9,9 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/faultline-dev/faultline/internal/testground"
 )
 
 // child is a process the demo started: in its own process group, killed
@@ -89,14 +92,14 @@ func tail(path string, n int) string {
 	return fmt.Sprintf("    --- last lines of %s ---\n    %s", path, strings.Join(lines, "\n    "))
 }
 
-// freeAddr returns a free TCP address on ip.
+// freeAddr returns a free TCP address on ip, below the ephemeral port
+// range so that no outgoing connection takes it before the child binds it.
 func freeAddr(ip string) (string, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	port, err := testground.FreePortOn(ip)
 	if err != nil {
-		return "", fmt.Errorf("finding a free port on %s: %w", ip, err)
+		return "", err
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return net.JoinHostPort(ip, strconv.Itoa(port)), nil
 }
 
 // waitHTTP polls url until it answers 200, the child exits or ctx ends.

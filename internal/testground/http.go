@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -48,11 +51,48 @@ func FreeAddr(t testing.TB) string {
 
 // FreePort returns a loopback TCP port nobody listens on at the moment; a
 // child process started on it may still race another for it.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func FreePort() (int, error) { return FreePortOn("127.0.0.1") }
+
+// FreePortOn returns a TCP port on ip nobody listens on at the moment,
+// chosen below the kernel's ephemeral range when there is room. Ports in
+// that range are also what outgoing connections get (to API servers, etcd,
+// Prometheus, Gitea: dozens a second during the tests), and a connection
+// that takes the port between this call and the child's bind makes the
+// bind fail with "address already in use".
+func FreePortOn(ip string) (int, error) {
+	if lo, hi := belowEphemeral(); hi > lo {
+		for range 64 {
+			port := lo + rand.IntN(hi-lo+1)
+			l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+			if err == nil {
+				l.Close()
+				return port, nil
+			}
+		}
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
-		return 0, fmt.Errorf("find a free loopback port: %w", err)
+		return 0, fmt.Errorf("find a free port on %s: %w", ip, err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// belowEphemeral is the range of ports from 10000 up to the start of the
+// kernel's ephemeral range (net.ipv4.ip_local_port_range), empty when that
+// cannot be read or leaves no room.
+func belowEphemeral() (lo, hi int) {
+	raw, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, 0
+	}
+	f := strings.Fields(string(raw))
+	if len(f) != 2 {
+		return 0, 0
+	}
+	start, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 0, 0
+	}
+	return 10000, start - 1
 }
