@@ -88,6 +88,26 @@ func New(name string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	for attempt := 1; ; attempt++ {
+		began := time.Now()
+		c, err := start(name, assets, defs)
+		// envtest picks etcd's and the API server's ports from the
+		// ephemeral range, where another process (or an outgoing
+		// connection) may take one before the binary binds it; the binary
+		// then exits at once. A start that failed fast gets new ports; one
+		// that timed out would only time out again.
+		if err == nil || attempt == startAttempts || time.Since(began) > 30*time.Second {
+			return c, err
+		}
+	}
+}
+
+// startAttempts bounds how often New tries a control plane that exits
+// while starting.
+const startAttempts = 3
+
+// start is one attempt of New, with fresh ports and certificates.
+func start(name, assets string, defs []*apiextensionsv1.CustomResourceDefinition) (*Cluster, error) {
 	// The API server's certificates live in a directory we own, so that
 	// StopAPIServer/StartAPIServer keep the serving certificate, the client
 	// CA and the port: kubeconfigs handed out stay valid across a restart.
