@@ -106,8 +106,17 @@ func (q *Queue) VerdictRaw(id, verdict uint32) error {
 	ne.PutUint16(b[22:], attrVerdictHdr)
 	binary.BigEndian.PutUint32(b[24:], verdict)
 	binary.BigEndian.PutUint32(b[28:], id)
-	if err := unix.Sendto(fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return fmt.Errorf("nfqueue: verdict: %w", err)
+	for {
+		// A signal (the Go runtime preempting the thread) may interrupt the
+		// call; the verdict must still reach the kernel, or the packet
+		// stays queued.
+		err := unix.Sendto(fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("nfqueue: verdict: %w", err)
+		}
+		return nil
 	}
-	return nil
 }

@@ -64,9 +64,9 @@ func RTEcho(t testing.TB, h *Host) *unix.SockaddrInet4 {
 			ready <- sa.(*unix.SockaddrInet4)
 			buf := make([]byte, 256)
 			for !stop.Load() {
-				n, from, err := unix.Recvfrom(fd, buf, 0)
+				n, from, err := recvfrom(fd, buf)
 				if err == nil {
-					_ = unix.Sendto(fd, buf[:n], 0, from)
+					_ = sendto(fd, buf[:n], from)
 				}
 			}
 			return nil
@@ -102,11 +102,11 @@ func MedianRTT(t testing.TB, h *Host, to *unix.SockaddrInet4, n int) time.Durati
 		buf := make([]byte, 256)
 		for i := range n {
 			start := time.Now()
-			if err := unix.Sendto(fd, []byte{byte(i)}, 0, to); err != nil {
+			if err := sendto(fd, []byte{byte(i)}, to); err != nil {
 				return err
 			}
 			for {
-				m, _, err := unix.Recvfrom(fd, buf, 0)
+				m, _, err := recvfrom(fd, buf)
 				if err != nil {
 					return err
 				}
@@ -123,4 +123,24 @@ func MedianRTT(t testing.TB, h *Host, to *unix.SockaddrInet4, n int) time.Durati
 	}
 	slices.Sort(rtts)
 	return rtts[len(rtts)/2]
+}
+
+// sendto and recvfrom retry a call a signal interrupted: these are raw
+// blocking socket calls, and the Go runtime signals its threads (to
+// preempt goroutines) while they wait.
+func sendto(fd int, p []byte, to unix.Sockaddr) error {
+	for {
+		if err := unix.Sendto(fd, p, 0, to); err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+func recvfrom(fd int, p []byte) (int, unix.Sockaddr, error) {
+	for {
+		n, from, err := unix.Recvfrom(fd, p, 0)
+		if err != unix.EINTR {
+			return n, from, err
+		}
+	}
 }
