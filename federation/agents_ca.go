@@ -172,13 +172,7 @@ func (ca *AgentCA) SignAgentCSR(csrPEM []byte, agent string, ttl time.Duration, 
 	if err != nil {
 		return nil, err
 	}
-	if ttl <= 0 {
-		ttl = DefaultAgentClientCertTTL
-	}
-	notAfter := now.Add(ttl)
-	if notAfter.After(ca.Cert.NotAfter) {
-		notAfter = ca.Cert.NotAfter
-	}
+	notAfter := ca.clientCertNotAfter(ttl, now)
 	tmpl := &x509.Certificate{
 		SerialNumber: randomSerial(),
 		Subject:      pkix.Name{CommonName: agent, Organization: []string{"faultline agents"}},
@@ -193,6 +187,22 @@ func (ca *AgentCA) SignAgentCSR(csrPEM []byte, agent string, ttl time.Duration, 
 		return nil, fmt.Errorf("sign client certificate for %s: %w", agent, err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
+}
+
+// clientCertNotAfter is when a client certificate signed at now with ttl
+// (0: DefaultAgentClientCertTTL) expires: never after the CA itself.
+func (ca *AgentCA) clientCertNotAfter(ttl time.Duration, now time.Time) time.Time {
+	if ttl <= 0 {
+		ttl = DefaultAgentClientCertTTL
+	}
+	return minTime(now.Add(ttl), ca.Cert.NotAfter)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // parseCSR reads a PEM certificate request and checks its signature, which

@@ -1,12 +1,9 @@
 package federation
 
 import (
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/faultline-dev/faultline/hostagent/agentapi"
 )
@@ -49,25 +46,13 @@ func (s *AgentServer) renew(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusConflict, errors.New("this hub keeps no agent CA: it signs no client certificates"))
 		return
 	}
-	certPEM, err := s.CA.SignAgentCSR([]byte(req.CSR), req.Agent, s.ClientCertTTL, s.now())
+	now := s.now()
+	certPEM, err := s.CA.SignAgentCSR([]byte(req.CSR), req.Agent, s.ClientCertTTL, now)
 	if err != nil {
 		s.Log.Error(err, "renew client certificate", "agent", req.Agent)
 		writeErr(w, http.StatusInternalServerError, fmt.Errorf("renew client certificate of %s: %w", req.Agent, err))
 		return
 	}
-	s.Log.Info("agent client certificate renewed", "agent", req.Agent, "notAfter", notAfter(certPEM))
+	s.Log.Info("agent client certificate renewed", "agent", req.Agent, "notAfter", s.CA.clientCertNotAfter(s.ClientCertTTL, now))
 	writeJSON(w, http.StatusOK, agentapi.RenewResponse{Certificate: string(certPEM)})
-}
-
-// notAfter returns the expiry of a PEM certificate, zero if it is none.
-func notAfter(certPEM []byte) time.Time {
-	block, _ := pem.Decode(certPEM)
-	if block == nil {
-		return time.Time{}
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		return time.Time{}
-	}
-	return cert.NotAfter
 }

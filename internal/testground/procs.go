@@ -37,12 +37,10 @@ func OwnProcs(arg0 string) []string {
 			continue
 		}
 		environ, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil || !slices.Contains(splitNUL(environ), string(mark)) {
+		if err != nil || !slices.Contains(strings.Split(string(environ), "\x00"), string(mark)) {
 			continue
 		}
 		out = append(out, e.Name()+": "+strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " ")))
 	}
 	return out
 }
-
-func splitNUL(b []byte) []string { return strings.Split(string(b), "\x00") }
